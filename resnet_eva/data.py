@@ -8,15 +8,15 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 __all__ = ['CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'load_cifar_image', 'PadCrop', 'Cutout',
            'cifar_tfms', 'cifar_name', 'cifar_dls']
 
-# %% ../nbs/00_data.ipynb #26949eb7
+# %% ../nbs/00_data.ipynb #a1cf161b
 from fastai.vision.all import *
 import os, pickle, shutil, tarfile, tempfile, zlib
 
-# %% ../nbs/00_data.ipynb #dff314b3
+# %% ../nbs/00_data.ipynb #646e622f
 class CifarDataError(ValueError):
     "A CIFAR-10 source that cannot be used as it is; the message says what to do about it"
 
-# %% ../nbs/00_data.ipynb #f0e20479
+# %% ../nbs/00_data.ipynb #d098f398
 def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
                     dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's data folder
                    )->Path: # The folder holding the extracted files
@@ -35,7 +35,7 @@ def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
     os.replace(tmp, target)
     return target
 
-# %% ../nbs/00_data.ipynb #5bff665b
+# %% ../nbs/00_data.ipynb #b985f05a
 def _kind(p:Path):
     if (p/'train').is_dir() and (p/'test').is_dir(): return 'folder'
     if (p/'data_batch_1').is_file() and (p/'test_batch').is_file(): return 'pickle'
@@ -45,7 +45,7 @@ def _find_root(p:Path):
     subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith('.')]
     if len(subs)==1 and _kind(subs[0]): return subs[0]
 
-# %% ../nbs/00_data.ipynb #774f3df2
+# %% ../nbs/00_data.ipynb #d8e03233
 def _untar_cifar():
     "CIFAR-10 through fastai, which finds `$FASTAI_HOME/data/cifar10` before trying to download"
     try: return untar_data(URLs.CIFAR)
@@ -53,7 +53,7 @@ def _untar_cifar():
         raise CifarDataError(f"CIFAR-10 is not in {fastai_path('data')/'cifar10'} and could not be downloaded ({type(e).__name__}: {e}); "
                              "extract a copy there or pass the path of your copy.") from None
 
-# %% ../nbs/00_data.ipynb #9e17b624
+# %% ../nbs/00_data.ipynb #fd149feb
 def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `None`: `untar_data(URLs.CIFAR)`
                 )->tuple: # (folder to read, kind: 'folder', 'tgz' or 'pickle')
     "Resolve `path` to the CIFAR-10 folder to read and the kind of source it came from"
@@ -67,7 +67,7 @@ def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `N
     if root is None: raise CifarDataError(f"{p} has neither train/ and test/ folders nor torchvision's data_batch_1 and test_batch files: point at the folder that holds them.")
     return root, given or _kind(root)
 
-# %% ../nbs/00_data.ipynb #e2610661
+# %% ../nbs/00_data.ipynb #f87f023e
 def _classes(root:Path):
     lbl = root/'labels.txt'
     if lbl.exists(): return lbl.read_text().split()
@@ -86,7 +86,7 @@ def _folder_items(root:Path, n_per_class=None):
             items += [(f, c, split=='test') for f in files[:n_per_class]]
     return items, classes
 
-# %% ../nbs/00_data.ipynb #ec63a3f7
+# %% ../nbs/00_data.ipynb #d5ce4cd4
 def _unpickle(fn:Path):
     try:
         with open(fn, 'rb') as f: return pickle.load(f, encoding='bytes')
@@ -102,7 +102,7 @@ def _pickle_items(root:Path, n_per_class=None):
         for i,c in enumerate(classes): items += [(x, c, valid) for x in xs[ys==i][:n_per_class]]
     return items, classes
 
-# %% ../nbs/00_data.ipynb #bfd7c31c
+# %% ../nbs/00_data.ipynb #269b6cde
 def cifar_items(root:Path, # A folder from `cifar_source`
                 kind:str, # Its kind: 'folder', 'tgz' or 'pickle'
                 n_per_class:int|None=None, # Keep the first `n_per_class` images of each class in each split; `None`: all
@@ -110,7 +110,7 @@ def cifar_items(root:Path, # A folder from `cifar_source`
     "Items `(image, class name, is_valid)` for every image of CIFAR-10 at `root`, grouped by class"
     return (_pickle_items if kind=='pickle' else _folder_items)(root, n_per_class)
 
-# %% ../nbs/00_data.ipynb #c8333130
+# %% ../nbs/00_data.ipynb #ddfe2b5f
 def load_cifar_image(x:Path|str|np.ndarray, # An image file, or an HWC `uint8` array
                     )->PILImage: # The image, RGB and 32×32
     "Open one CIFAR-10 image, converted to RGB, with an error that names a file that is not a 32×32 image"
@@ -120,7 +120,7 @@ def load_cifar_image(x:Path|str|np.ndarray, # An image file, or an HWC `uint8` a
     if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: resize it to 32×32 or remove it.")
     return PILImage(im)
 
-# %% ../nbs/00_data.ipynb #6601d34a
+# %% ../nbs/00_data.ipynb #7f647fa8
 class PadCrop(RandTransform):
     "Pad each image by `pad` pixels, then crop it back to its size at a random offset of its own"
     order,split_idx = 20,0
@@ -139,7 +139,7 @@ class PadCrop(RandTransform):
         return xp[torch.arange(b, device=x.device)[:,None,None,None], torch.arange(c, device=x.device)[None,:,None,None],
                   rows[:,None,:,None], cols[:,None,None,:]]
 
-# %% ../nbs/00_data.ipynb #218db2ec
+# %% ../nbs/00_data.ipynb #339c73ce
 class Cutout(RandTransform):
     "Fill one `size`×`size` square per image, at a random place inside the image, with `fill`"
     order,split_idx = 40,0
@@ -157,7 +157,7 @@ class Cutout(RandTransform):
         inside = (r>=y0) & (r<y0+self.size) & (k>=x0) & (k<x0+self.size)
         return torch.where(inside, x.new_tensor(self.fill).view(1,c,1,1), x)
 
-# %% ../nbs/00_data.ipynb #a648f5f1
+# %% ../nbs/00_data.ipynb #8c824529
 def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
                pad_mode:str='zeros', # `PadCrop` mode: 'zeros' or 'reflection'
                flip:bool=True, # Random horizontal flip
@@ -168,13 +168,13 @@ def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
     return ([PadCrop(pad, pad_mode)] if pad else []) + ([Flip()] if flip else []) + \
            ([Cutout(cutout, stats[0])] if cutout else []) + [Normalize.from_stats(*stats)]
 
-# %% ../nbs/00_data.ipynb #8062236e
+# %% ../nbs/00_data.ipynb #aced5f1f
 def cifar_name(items:list)->str:
     "How to name the data in reports: the JPEG copy is not the original pixels"
     x = items[0][0]
     return 'CIFAR-10 (JPEG copy)' if isinstance(x, Path) and x.suffix.lower() in ('.jpg','.jpeg') else 'CIFAR-10'
 
-# %% ../nbs/00_data.ipynb #f475f1d6
+# %% ../nbs/00_data.ipynb #ab354bdc
 @delegates(cifar_tfms)
 def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`: `untar_data(URLs.CIFAR)`
               bs:int=512, # Batch size (the assignment's 512)
