@@ -8,15 +8,15 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 __all__ = ['CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'cifar_name', 'load_cifar_image', 'PadCrop',
            'Cutout', 'cifar_tfms', 'cifar_cache_file', 'cifar_tensors', 'DeviceDL', 'cifar_dls']
 
-# %% ../nbs/00_data.ipynb #c9786faf
+# %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
 import hashlib, os, pickle, shutil, tarfile, tempfile, uuid, warnings, zlib
 
-# %% ../nbs/00_data.ipynb #9c25a6bf
+# %% ../nbs/00_data.ipynb #8f689521
 class CifarDataError(ValueError):
     "A CIFAR-10 source that cannot be used as it is; the message says what to do about it"
 
-# %% ../nbs/00_data.ipynb #d3d4208b
+# %% ../nbs/00_data.ipynb #60998b64
 def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
                     dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's data folder
                    )->Path: # The folder holding the extracted files
@@ -35,7 +35,7 @@ def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
     os.replace(tmp, target)
     return target
 
-# %% ../nbs/00_data.ipynb #6e66dd6d
+# %% ../nbs/00_data.ipynb #f34d8196
 def _kind(p:Path):
     if (p/'train').is_dir() and (p/'test').is_dir(): return 'folder'
     if (p/'data_batch_1').is_file() and (p/'test_batch').is_file(): return 'pickle'
@@ -45,7 +45,7 @@ def _find_root(p:Path):
     subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith('.')]
     if len(subs)==1 and _kind(subs[0]): return subs[0]
 
-# %% ../nbs/00_data.ipynb #1d698a64
+# %% ../nbs/00_data.ipynb #fd8090ac
 def _untar_cifar():
     "CIFAR-10 through fastai, which finds `$FASTAI_HOME/data/cifar10` before trying to download"
     try: return untar_data(URLs.CIFAR)
@@ -53,7 +53,7 @@ def _untar_cifar():
         raise CifarDataError(f"CIFAR-10 is not in {fastai_path('data')/'cifar10'} and could not be downloaded ({type(e).__name__}: {e}); "
                              "extract a copy there or pass the path of your copy.") from None
 
-# %% ../nbs/00_data.ipynb #c7e171d3
+# %% ../nbs/00_data.ipynb #d66e7cfe
 def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `None`: `untar_data(URLs.CIFAR)`
                 )->tuple: # (folder to read, kind: 'folder', 'tgz' or 'pickle')
     "Resolve `path` to the CIFAR-10 folder to read and the kind of source it came from"
@@ -67,7 +67,7 @@ def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `N
     if root is None: raise CifarDataError(f"{p} has neither train/ and test/ folders nor torchvision's data_batch_1 and test_batch files: point at the folder that holds them.")
     return root, given or _kind(root)
 
-# %% ../nbs/00_data.ipynb #cedb90cf
+# %% ../nbs/00_data.ipynb #ba63c45b
 def _classes(root:Path):
     lbl = root/'labels.txt'
     if lbl.exists(): return lbl.read_text().split()
@@ -86,7 +86,7 @@ def _folder_items(root:Path, n_per_class=None):
             items += [(f, c, split=='test') for f in files[:n_per_class]]
     return items, classes
 
-# %% ../nbs/00_data.ipynb #d5d6f7f4
+# %% ../nbs/00_data.ipynb #e5deb5c3
 def _unpickle(fn:Path):
     try:
         with open(fn, 'rb') as f: return pickle.load(f, encoding='bytes')
@@ -102,7 +102,7 @@ def _pickle_items(root:Path, n_per_class=None):
         for i,c in enumerate(classes): items += [(x, c, valid) for x in xs[ys==i][:n_per_class]]
     return items, classes
 
-# %% ../nbs/00_data.ipynb #990f3a39
+# %% ../nbs/00_data.ipynb #b1f1be6e
 def cifar_items(root:Path, # A folder from `cifar_source`
                 kind:str, # Its kind: 'folder', 'tgz' or 'pickle'
                 n_per_class:int|None=None, # Keep the first `n_per_class` images of each class in each split; `None`: all
@@ -110,13 +110,14 @@ def cifar_items(root:Path, # A folder from `cifar_source`
     "Items `(image, class name, is_valid)` for every image of CIFAR-10 at `root`, grouped by class"
     return (_pickle_items if kind=='pickle' else _folder_items)(root, n_per_class)
 
-# %% ../nbs/00_data.ipynb #bc89c461
-def cifar_name(items:list)->str:
+# %% ../nbs/00_data.ipynb #95b1fbd3
+def cifar_name(items:list, # Items from `cifar_items`
+              )->str: # 'CIFAR-10 (JPEG copy)' or 'CIFAR-10'
     "How to name the data in reports: the JPEG copy is not the original pixels"
     x = items[0][0]
     return 'CIFAR-10 (JPEG copy)' if isinstance(x, Path) and x.suffix.lower() in ('.jpg','.jpeg') else 'CIFAR-10'
 
-# %% ../nbs/00_data.ipynb #e5b9bb03
+# %% ../nbs/00_data.ipynb #207e4fde
 def load_cifar_image(x:Path|str|np.ndarray, # An image file, or an HWC `uint8` array
                     )->PILImage: # The image, RGB and 32×32
     "Open one CIFAR-10 image, converted to RGB, with an error that names a file that is not a 32×32 image"
@@ -126,7 +127,7 @@ def load_cifar_image(x:Path|str|np.ndarray, # An image file, or an HWC `uint8` a
     if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: resize it to 32×32 or remove it.")
     return PILImage(im)
 
-# %% ../nbs/00_data.ipynb #db9bbe0d
+# %% ../nbs/00_data.ipynb #999348c7
 class PadCrop(RandTransform):
     "Pad each image by `pad` pixels, then crop it back to its size at a random offset of its own"
     order,split_idx = 20,0
@@ -145,7 +146,7 @@ class PadCrop(RandTransform):
         return xp[torch.arange(b, device=x.device)[:,None,None,None], torch.arange(c, device=x.device)[None,:,None,None],
                   rows[:,None,:,None], cols[:,None,None,:]]
 
-# %% ../nbs/00_data.ipynb #e6b6277e
+# %% ../nbs/00_data.ipynb #7853d3cb
 class Cutout(RandTransform):
     "Fill one `size`×`size` square per image, at a random place inside the image, with `fill`"
     order,split_idx = 40,0
@@ -163,7 +164,7 @@ class Cutout(RandTransform):
         inside = (r>=y0) & (r<y0+self.size) & (k>=x0) & (k<x0+self.size)
         return torch.where(inside, x.new_tensor(self.fill).view(1,c,1,1), x)
 
-# %% ../nbs/00_data.ipynb #b489b6b5
+# %% ../nbs/00_data.ipynb #b0297b6a
 def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
                pad_mode:str='zeros', # `PadCrop` mode: 'zeros' or 'reflection'
                flip:bool=True, # Random horizontal flip
@@ -174,7 +175,7 @@ def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
     return ([PadCrop(pad, pad_mode)] if pad else []) + ([Flip()] if flip else []) + \
            ([Cutout(cutout, stats[0])] if cutout else []) + [Normalize.from_stats(*stats)]
 
-# %% ../nbs/00_data.ipynb #34f77786
+# %% ../nbs/00_data.ipynb #5c64781f
 def cifar_cache_file(root:Path, # A folder from `cifar_source`
                      n_per_class:int|None=None, # As in `cifar_items`
                     )->Path: # The `.pt` file `cifar_tensors` reads and writes
@@ -182,7 +183,7 @@ def cifar_cache_file(root:Path, # A folder from `cifar_source`
     d = root.parent if os.access(root.parent, os.W_OK) else fastai_path('data')
     return d/f"{root.name}-{ifnone(n_per_class, 'all')}.pt"
 
-# %% ../nbs/00_data.ipynb #81eb33a4
+# %% ../nbs/00_data.ipynb #8cfbd642
 def _cache_key(root:Path, kind:str, n_per_class, items:list)->dict:
     h = hashlib.sha1()
     for i,(x,c,v) in enumerate(items): h.update(f"{x.name if isinstance(x, Path) else i}\t{c}\t{v}\n".encode())
@@ -205,11 +206,11 @@ def _write_cache(c:dict, fn:Path):
         tmp.unlink(missing_ok=True)
         warnings.warn(f"{fn} could not be written ({e}); the images will be decoded again next time.")
 
-# %% ../nbs/00_data.ipynb #437d8456
+# %% ../nbs/00_data.ipynb #6591dadb
 def _decode(items:list)->Tensor:
     return torch.from_numpy(np.stack([np.asarray(load_cifar_image(o[0])) for o in items])).permute(0,3,1,2).contiguous()
 
-# %% ../nbs/00_data.ipynb #ae2af3dc
+# %% ../nbs/00_data.ipynb #b53c1dbe
 def cifar_tensors(root:Path, # A folder from `cifar_source`
                   kind:str, # Its kind: 'folder', 'tgz' or 'pickle'
                   n_per_class:int|None=None, # As in `cifar_items`
@@ -226,7 +227,7 @@ def cifar_tensors(root:Path, # A folder from `cifar_source`
     return dict(images=c['images'], labels=c['labels'], is_valid=c['is_valid'], vocab=c['vocab'],
                 source=dict(path=str(root), kind=kind, name=cifar_name(items)))
 
-# %% ../nbs/00_data.ipynb #a8f8b292
+# %% ../nbs/00_data.ipynb #0db37278
 class DeviceDL(TfmdDL):
     "A `TfmdDL` whose batches index `images` and `labels` (kept on the device) with the positions its items hold"
     def __init__(self,
@@ -242,6 +243,8 @@ class DeviceDL(TfmdDL):
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, **merge(dict(images=self.images, labels=self.labels), kwargs))
 
+    def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu(), 'labels': self.labels[:0].clone().cpu(), 'pos': None}
+
     def get_idxs(self): return (torch.randperm(self.n) if self.shuffle else torch.arange(self.n)).tolist()
 
     def create_batches(self, samps):
@@ -250,12 +253,13 @@ class DeviceDL(TfmdDL):
         return ((TensorImage(self.images[b]), TensorCategory(self.labels[b])) for b in pos.split(self.bs)
                 if len(b)==self.bs or not self.drop_last)
 
-# %% ../nbs/00_data.ipynb #05249a7b
+# %% ../nbs/00_data.ipynb #3f98c761
 class _CacheImage(Transform):
     "Image `i` of `images`; a file or array is read with `load_cifar_image`"
     input_types = (int, Path, str, np.ndarray)  # what `test_dl` accepts as items
     def __init__(self, images): super().__init__(); store_attr()
     def encodes(self, i:int): return TensorImage(self.images[i])
+    def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu()}  # see "Exporting"; a view would pickle all the storage
     def encodes(self, x:Path|str|np.ndarray): return TensorImage(image2tensor(load_cifar_image(x)))
 
 class _CacheLabel(Categorize):
@@ -264,8 +268,9 @@ class _CacheLabel(Categorize):
         super().__init__(vocab)
         self.labels = tensor([self.vocab.o2i[c] for c in vocab]).to(labels.device)[labels]
     def encodes(self, i:int): return TensorCategory(self.labels[i])
+    def __getstate__(self): return {**self.__dict__, 'labels': self.labels[:0].clone().cpu()}
 
-# %% ../nbs/00_data.ipynb #41e5cbbd
+# %% ../nbs/00_data.ipynb #21cec903
 def _check_bs(bs, n_train):
     if bs > n_train: raise CifarDataError(f"bs={bs} is larger than the {n_train} training images: pass a smaller bs or a larger n_per_class.")
 
@@ -281,7 +286,7 @@ def _device_dls(root, kind, n_per_class, bs, device, tfms):
     dls.source = t['source']
     return dls
 
-# %% ../nbs/00_data.ipynb #94e271cc
+# %% ../nbs/00_data.ipynb #05566ceb
 @delegates(cifar_tfms)
 def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`: `untar_data(URLs.CIFAR)`
               bs:int=512, # Batch size (the assignment's 512)
