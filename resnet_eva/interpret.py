@@ -7,10 +7,10 @@ Docs: https://resnet-eva.github.io/resnet_eva/interpret.html.md"""
 # %% auto #0
 __all__ = ['plot_history', 'CifarInterpretation']
 
-# %% ../nbs/03_interpret.ipynb #15a25e3c
+# %% ../nbs/03_interpret.ipynb #58eaea79
 from fastai.vision.all import *
 
-# %% ../nbs/03_interpret.ipynb #ac3a5940
+# %% ../nbs/03_interpret.ipynb #a9054172
 def plot_history(history:pd.DataFrame, # One row per epoch: train_loss, valid_loss, accuracy, lr
                  title:str='Training history', # Figure title
                  figsize:tuple=(13,3.6), # Figure size in inches
@@ -27,10 +27,18 @@ def plot_history(history:pd.DataFrame, # One row per epoch: train_loss, valid_lo
     fig.suptitle(title); fig.tight_layout()
     return fig
 
-# %% ../nbs/03_interpret.ipynb #a98e26b1
+# %% ../nbs/03_interpret.ipynb #4dfd9cd3
 class CifarInterpretation(ClassificationInterpretation):
     "fastai's `ClassificationInterpretation` from a single validation pass"
-    def __init__(self, learn, dl, preds, targs, decoded, losses, act=None):
+    def __init__(self,
+                 learn:Learner, # The learner that made the predictions
+                 dl:DataLoader, # The data they were made on, in order
+                 preds:Tensor, # Class probabilities (N, classes)
+                 targs:Tensor, # True classes (N,)
+                 decoded:Tensor, # Predicted classes (N,)
+                 losses:Tensor, # Loss of each image (N,)
+                 act=None, # Activation used for `preds`
+                ):
         super().__init__(learn, dl, losses, act)
         store_attr('preds,targs,decoded')
 
@@ -46,9 +54,12 @@ class CifarInterpretation(ClassificationInterpretation):
         preds,targs,decoded,losses = learn.get_preds(dl=dl, with_decoded=True, with_loss=True, act=act)
         return cls(learn, dl, preds, targs, decoded, losses, act)
 
-# %% ../nbs/03_interpret.ipynb #dc6c74b3
+# %% ../nbs/03_interpret.ipynb #fecd2711
 @patch
-def __getitem__(self:CifarInterpretation, idxs):
+def __getitem__(self:CifarInterpretation,
+                idxs, # An index, a list of them or a tensor of them
+               ):
+    "Inputs, predictions, targets, decoded classes and losses at `idxs`"
     if isinstance(idxs, Tensor): idxs = idxs.tolist()
     if not is_listy(idxs): idxs = [idxs]
     xb = self.dl.do_batch([self.dl.do_item(i) for i in idxs])
@@ -56,23 +67,25 @@ def __getitem__(self:CifarInterpretation, idxs):
     xb = self.dl.after_batch(to_device(xb, self.dl.device))
     return (xb[0],), self.preds[idxs], self.targs[idxs], self.decoded[idxs], self.losses[idxs]
 
-# %% ../nbs/03_interpret.ipynb #578df116
+# %% ../nbs/03_interpret.ipynb #7d34bf68
 @patch
 def confusion_matrix(self:CifarInterpretation):
     "Confusion matrix (actual × predicted) from the stored predictions"
     n = len(self.vocab)
     return to_np(torch.bincount(self.targs*n + self.decoded, minlength=n*n).view(n, n))
 
-# %% ../nbs/03_interpret.ipynb #91bfbdb6
+# %% ../nbs/03_interpret.ipynb #5076e79c
 @patch
 def class_accuracy(self:CifarInterpretation)->pd.DataFrame:
     "Accuracy of each class: correct, total and their ratio, one row per class"
     cm = self.confusion_matrix()
     return pd.DataFrame(dict(cls=list(self.vocab), correct=cm.diagonal(), total=cm.sum(1), accuracy=cm.diagonal()/cm.sum(1)))
 
-# %% ../nbs/03_interpret.ipynb #cdc93489
+# %% ../nbs/03_interpret.ipynb #ecaf66db
 @patch
-def plot_class_accuracy(self:CifarInterpretation, figsize=(7,3.5))->plt.Figure:
+def plot_class_accuracy(self:CifarInterpretation,
+                        figsize:tuple=(7,3.5), # Figure size in inches
+                       )->plt.Figure:
     "Bar chart of per-class accuracy, with the overall accuracy as a line"
     df = self.class_accuracy()
     fig,ax = plt.subplots(figsize=figsize)
@@ -84,22 +97,26 @@ def plot_class_accuracy(self:CifarInterpretation, figsize=(7,3.5))->plt.Figure:
     ax.tick_params(axis='x', rotation=45); fig.tight_layout()
     return fig
 
-# %% ../nbs/03_interpret.ipynb #1d29a749
+# %% ../nbs/03_interpret.ipynb #390c12ee
 @patch
-def misclassified(self:CifarInterpretation, k:int=10)->Tensor:
+def misclassified(self:CifarInterpretation,
+                  k:int=10, # How many at most
+                 )->Tensor:
     "Indices of the `k` misclassified images with the highest loss, highest first"
     wrong = (self.decoded != self.targs).nonzero().view(-1)
     return wrong[self.losses[wrong].argsort(descending=True)][:k]
 
-# %% ../nbs/03_interpret.ipynb #b7d61a5d
+# %% ../nbs/03_interpret.ipynb #3d22e8e2
 @patch
-def images(self:CifarInterpretation, idxs)->Tensor:
+def images(self:CifarInterpretation,
+           idxs, # Indices into the interpreted data
+          )->Tensor:
     "The images at `idxs` as a uint8 batch (B,3,H,W), as they were before normalisation"
     (xb,),*_ = self[idxs]
     norm = first(t for t in self.dl.after_batch if isinstance(t, Normalize))
     return (norm.decode(xb)*255).round().clamp(0, 255).to(torch.uint8)  # fastai's decode truncates: 5 can come back as 4
 
-# %% ../nbs/03_interpret.ipynb #7af72e50
+# %% ../nbs/03_interpret.ipynb #c7e38b2b
 @patch
 def plot_misclassified(self:CifarInterpretation,
                        k:int=10, # How many images
