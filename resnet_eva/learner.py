@@ -9,26 +9,27 @@ __all__ = ['arches', 'opt_funcs', 'LRRange', 'RunError', 'cifar_model', 'cifar_l
            'plot_lr_range', 'fit_course', 'atomic_write', 'RunHistory', 'Checkpoint', 'ResumeFrom', 'StopOnNaN',
            'check_recipe', 'estimate_run_s', 'plot_history', 'train', 'read_run', 'resume', 'load_run']
 
-# %% ../nbs/02_learner.ipynb #d05b1df7
+# %% ../nbs/02_learner.ipynb #0bdfb37d
 from fastai.vision.all import *
 from fastai.callback.tracker import TerminateOnNaNCallback
+from fastai.distributed import *
 from .data import *
 from .models import *
 import fastai, fastcore, torchvision, resnet_eva
-import json, os, platform, random, socket, tempfile, time, warnings
+import atexit, contextlib, json, os, platform, random, socket, tempfile, time, warnings
 from copy import deepcopy
 
-# %% ../nbs/02_learner.ipynb #c4ecb318
+# %% ../nbs/02_learner.ipynb #f7a58631
 class RunError(ValueError):
     "A run that cannot start, continue or be read as asked; the message says what to do"
 
-# %% ../nbs/02_learner.ipynb #7d14cc41
+# %% ../nbs/02_learner.ipynb #eac4213a
 arches = dict(custom=CustomResNet, resnet18=ResNet18)
 
 def _check_choice(what, v, choices):
     if v not in choices: raise RunError(f"unknown {what} {v!r}: use one of {', '.join(map(repr, choices))}.")
 
-# %% ../nbs/02_learner.ipynb #46730aea
+# %% ../nbs/02_learner.ipynb #5eff5b1f
 def cifar_model(arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
                 width:float=1, # Channel multiplier of the custom ResNet; 0.25 for quick CPU runs
                 n_out:int=10, # Number of classes
@@ -40,10 +41,10 @@ def cifar_model(arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18
     if width!=1: raise RunError(f"width={width} applies to the custom ResNet only: ResNet18 has one width, leave width at 1.")
     return ResNet18(n_out)
 
-# %% ../nbs/02_learner.ipynb #fe1daafe
+# %% ../nbs/02_learner.ipynb #31bbe9bb
 opt_funcs = dict(sgd=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9), adam=Adam)
 
-# %% ../nbs/02_learner.ipynb #32dad744
+# %% ../nbs/02_learner.ipynb #0c217939
 def _device(dls): return torch.device(getattr(dls, 'device', None) or default_device())
 
 def _precision(precision, device):
@@ -53,7 +54,7 @@ def _precision(precision, device):
     if precision!='fp32' and not gpu: raise RunError(f"precision {precision!r} is mixed precision, which needs a GPU: use 'fp32' or 'auto' on the CPU.")
     return precision
 
-# %% ../nbs/02_learner.ipynb #0216b311
+# %% ../nbs/02_learner.ipynb #912a9208
 def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other `DataLoaders`
                   arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
                   width:float=1, # Channel multiplier of the custom ResNet
@@ -76,7 +77,7 @@ def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other 
     learn.precision = prec
     return learn
 
-# %% ../nbs/02_learner.ipynb #1d9eff1c
+# %% ../nbs/02_learner.ipynb #513c2ca8
 def steepest_fall(lrs:Tensor, # Learning rates tried, increasing
                   losses:Tensor, # Smoothed loss at each
                   num_it:int, # Iterations of the probe: the slope is measured across `num_it//20` points
@@ -89,10 +90,10 @@ def steepest_fall(lrs:Tensor, # Learning rates tried, increasing
     j = int(((L[k:]-L[:-k])/(l[k:].log()-l[:-k].log())).argmin()) + k//2  # the middle of the steepest window
     return l[j].item(), (l[j].item(), L[j].item())
 
-# %% ../nbs/02_learner.ipynb #5430109c
+# %% ../nbs/02_learner.ipynb #ed46d0ee
 LRRange = namedtuple('LRRange', 'lr_min lr_max')
 
-# %% ../nbs/02_learner.ipynb #9a3a8fea
+# %% ../nbs/02_learner.ipynb #dfe00d84
 def lr_range(learn:Learner, # The learner to probe; its weights are restored afterwards
              num_it:int=100, # Batches to try (fastai's default)
             )->LRRange: # (LRMIN, LRMAX) by the course's rule
@@ -105,7 +106,7 @@ def lr_range(learn:Learner, # The learner to probe; its weights are restored aft
     lr_max = 10*sug.minimum
     return LRRange(ifnone(sug.steepest_fall, lr_max/25), lr_max)
 
-# %% ../nbs/02_learner.ipynb #d21c6907
+# %% ../nbs/02_learner.ipynb #d8765343
 def plot_lr_range(learn:Learner, # A learner right after `lr_range`
                   lrr:LRRange, # What `lr_range` returned
                   skip_end:int=5, # Last points left out, as in fastai's plot
@@ -120,7 +121,7 @@ def plot_lr_range(learn:Learner, # A learner right after `lr_range`
     ax.legend(); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_learner.ipynb #811c13fe
+# %% ../nbs/02_learner.ipynb #dcd49fe6
 @delegates(Learner.fit_one_cycle, but=['n_epoch','lr_max','div','div_final','pct_start'])
 def fit_course(learn:Learner,
                epochs:int=24, # Total epochs (the course's 24)
@@ -132,11 +133,12 @@ def fit_course(learn:Learner,
     "The course's one-cycle schedule: LRMIN up to LRMAX at epoch 5, then back down to LRMIN"
     learn.fit_one_cycle(epochs, lr_max, div=div, div_final=1e5 if annihilate else div, pct_start=pct_start, **kwargs)
 
-# %% ../nbs/02_learner.ipynb #98dbf2a2
+# %% ../nbs/02_learner.ipynb #1eef2a83
 def atomic_write(fn:Path|str, # The file to (re)write
                  write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
                 ):
-    "Write `fn` through a temporary file and an atomic rename, so that readers see the old file or the new one"
+    "Write `fn` through a temporary file and an atomic rename, so that readers see the old file or the new one; on rank 0 only"
+    if rank_distrib(): return  # the other processes of a distributed run write nothing
     fn = Path(fn)
     tmp = fn.with_name(f'.{fn.name}.{os.getpid()}.tmp')
     try:
@@ -147,7 +149,7 @@ def atomic_write(fn:Path|str, # The file to (re)write
 
 def _write_json(fn, d): atomic_write(fn, lambda f: Path(f).write_text(json.dumps(d, indent=2, default=str)+'\n'))
 
-# %% ../nbs/02_learner.ipynb #525451a2
+# %% ../nbs/02_learner.ipynb #c174f8b4
 def _summary(rows, train_s, n_seen):
     best = max(rows, key=lambda r: r['accuracy'])
     return dict(epochs=len(rows), accuracy=rows[-1]['accuracy'], best_accuracy=best['accuracy'], best_epoch=best['epoch'],
@@ -160,7 +162,7 @@ def _update_metrics(run_dir:Path|str, **kwargs):
     m = json.loads(fn.read_text()) if fn.exists() else {}
     _write_json(fn, m | kwargs | dict(updated=time.strftime('%Y-%m-%d %H:%M:%S')))
 
-# %% ../nbs/02_learner.ipynb #1c67e044
+# %% ../nbs/02_learner.ipynb #6cf507c4
 class RunHistory(Callback):
     "After each epoch, append the `Recorder`'s values to `history.csv` and refresh `metrics.json`"
     order,_stateattrs = Recorder.order+5, ('rows','train_s','n_seen')
@@ -170,7 +172,7 @@ class RunHistory(Callback):
     def before_epoch(self): self.t_epoch = time.perf_counter()
     def before_train(self): self.t_train = time.perf_counter()
     def after_batch(self):
-        if self.training: self.n_seen += find_bs(self.yb)
+        if self.training: self.n_seen += find_bs(self.yb)*max(1, num_distrib())  # each process trains on a batch this size
     def after_train(self): self.train_s += time.perf_counter()-self.t_train
 
     def after_epoch(self):
@@ -182,7 +184,7 @@ class RunHistory(Callback):
         atomic_write(self.run_dir/'history.csv', lambda f: pd.DataFrame(self.rows).to_csv(f, index=False))
         _update_metrics(self.run_dir, **_summary(self.rows, self.train_s, self.n_seen))
 
-# %% ../nbs/02_learner.ipynb #58bab84e
+# %% ../nbs/02_learner.ipynb #4734b73e
 def _rng_state(dls):
     return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -200,7 +202,7 @@ def _records(learn):
     return dict(recorder={k: getattr(rec, k) for k in Recorder._stateattrs}, smooth_loss=(rec.smooth_loss.count, rec.smooth_loss.val),
                 run_history={k: getattr(hist, k) for k in RunHistory._stateattrs} if hist else None)
 
-# %% ../nbs/02_learner.ipynb #1fa4c06b
+# %% ../nbs/02_learner.ipynb #0cc1f50a
 class Checkpoint(Callback):
     "After each epoch, save to `fn` what `resume` needs to continue exactly as if never stopped"
     order = RunHistory.order+1
@@ -209,11 +211,11 @@ class Checkpoint(Callback):
                 ): self.fn = Path(fn)
     def after_epoch(self):
         if not self.recorder.final_record: return
-        state = dict(epoch=self.epoch, model=self.model.state_dict(), opt=self.opt.state_dict(),
+        state = dict(epoch=self.epoch, model=get_model(self.model).state_dict(), opt=self.opt.state_dict(),  # unwrapped from DDP
                      rng=_rng_state(self.dls), records=_records(self.learn))
         atomic_write(self.fn, partial(torch.save, state))
 
-# %% ../nbs/02_learner.ipynb #b6aa4d4a
+# %% ../nbs/02_learner.ipynb #417af2ab
 class ResumeFrom(Callback):
     "Restore a checkpoint's records and random states when `fit(start_epoch=...)` reaches the first epoch to train"
     order = Checkpoint.order+1  # before fastai's `SkipToEpoch`
@@ -232,16 +234,17 @@ class ResumeFrom(Callback):
         _set_rng_state(self.dls, self.state['rng'])
         if self.logger_ is not None: self.learn.logger = self.logger_
 
-# %% ../nbs/02_learner.ipynb #fbd6e549
+# %% ../nbs/02_learner.ipynb #e7853841
 class StopOnNaN(TerminateOnNaNCallback):
     "fastai's `TerminateOnNaNCallback`, remembering where the loss stopped being finite"
     def __init__(self): self.reason = None
     def after_batch(self):
-        if torch.isfinite(self.loss).all(): return
-        self.reason = f"the loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter} of {'training' if self.training else 'validation'}"
+        loss = maybe_gather(self.loss.detach().mean())
+        if torch.isfinite(loss): return
+        self.reason = f"the loss became {loss.item()} at epoch {self.epoch}, batch {self.iter} of {'training' if self.training else 'validation'}"
         raise CancelFitException
 
-# %% ../nbs/02_learner.ipynb #9d2477f5
+# %% ../nbs/02_learner.ipynb #ec1e50c7
 def _isint(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 def _isnum(v): return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)
 
@@ -259,7 +262,7 @@ _checks = dict(
     lr_find_iters=(lambda v: _isint(v) and v>=6, 'a whole number of at least 6'),
     width=(lambda v: _isnum(v) and v>0, 'a positive number'))
 
-# %% ../nbs/02_learner.ipynb #4fcc7be5
+# %% ../nbs/02_learner.ipynb #c6161cbc
 def check_recipe(**kwargs):
     "Raise a `RunError` about the first of the knobs in `kwargs` (as `train` names them) whose value cannot be used"
     for k,v in kwargs.items():
@@ -268,7 +271,7 @@ def check_recipe(**kwargs):
         if k in kwargs: _check_choice(k, kwargs[k], choices)
     if 'arch' in kwargs: cifar_model(kwargs['arch'], kwargs.get('width', 1))
 
-# %% ../nbs/02_learner.ipynb #08a590d2
+# %% ../nbs/02_learner.ipynb #47c1b371
 _knobs = 'arch width epochs bs lr_max div pct_start annihilate wd opt label_smoothing precision seed cutout n_per_class'.split()
 
 def _build(cfg, data, num_workers=None):
@@ -285,7 +288,7 @@ def _device_name(device):
 def _versions():
     return dict(python=platform.python_version(), **{m.__name__: m.__version__ for m in (resnet_eva, fastai, fastcore, torch, torchvision, np)})
 
-# %% ../nbs/02_learner.ipynb #ada88ce1
+# %% ../nbs/02_learner.ipynb #06836449
 def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
                    epochs:int, # Epochs of the run
                    lr_find_iters:int=0, # Batches of the LR finder, if it runs
@@ -303,7 +306,7 @@ def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
         step(); dt = min(step(), step())  # the first step is slow: it sets up the kernels
     return dt*(epochs*len(learn.dls.train) + lr_find_iters + epochs*len(learn.dls.valid)/3)  # a validation batch: ~1/3 of a step
 
-# %% ../nbs/02_learner.ipynb #caafe72d
+# %% ../nbs/02_learner.ipynb #c4b7fb98
 def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, valid_loss, accuracy, lr
                  title:str='Training history', # Figure title
                  figsize:tuple=(13,3.6), # Figure size in inches
@@ -320,7 +323,62 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
     fig.suptitle(title); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_learner.ipynb #7945cee9
+# %% ../nbs/02_learner.ipynb #3d8fb358
+def _join_distrib():
+    "Join the other processes of a distributed launch: NCCL on this process's GPU (fastai's `setup_distrib`), gloo on the CPU"
+    if num_distrib() <= 1 or torch.distributed.is_initialized(): return
+    if torch.cuda.is_available(): setup_distrib(int(os.environ.get('LOCAL_RANK', 0)))
+    else: torch.distributed.init_process_group('gloo')
+    atexit.register(teardown_distrib)
+
+# %% ../nbs/02_learner.ipynb #53317674
+def _on_rank0(f):
+    "`f()` run by rank 0 alone and its result given to every process; an error it raises is raised by every process"
+    if num_distrib() <= 1: return f()
+    res = [None]
+    if not rank_distrib():
+        try: res = [(f(), None)]
+        except Exception as e: res = [(None, e)]
+    torch.distributed.broadcast_object_list(res, 0)
+    out,err = res[0]
+    if err is not None: raise err
+    return out
+
+def _rank0_first(f):
+    "`f()` on rank 0, then on the other processes"
+    if not rank_distrib(): res = f()
+    distrib_barrier()
+    if rank_distrib(): res = f()
+    return res
+
+# %% ../nbs/02_learner.ipynb #1565fad2
+@contextmanager
+def _as_one_process(learn):
+    "Rank 0 of a distributed run alone, as if it were the only process, on batches as large as all the processes' together"
+    n = num_distrib()
+    if n <= 1: yield; return
+    dl = learn.dls.loaders[0]
+    learn.dls.loaders[0] = dl.new(bs=dl.bs*n)
+    try:
+        with modified_env(WORLD_SIZE='1'): yield  # fastai's `maybe_gather` and `distrib_barrier` then wait for no other process
+    finally: learn.dls.loaders[0] = dl
+
+# %% ../nbs/02_learner.ipynb #9e015eb4
+def _distrib(learn):
+    "fastai's `distrib_ctx` when launched on several processes; nothing otherwise"
+    if num_distrib() <= 1: return contextlib.nullcontext()
+    return learn.distrib_ctx(sync_bn=False, cpu=_device(learn.dls).type=='cpu')
+
+# %% ../nbs/02_learner.ipynb #a4410339
+@patch
+def _broadcast(self:DistributedDL, t, rank):
+    "Send `t` from `rank` to every process: through the GPU for NCCL (fastai's way), as it is for gloo"
+    t = LongTensor(t)
+    if torch.distributed.get_backend()=='nccl': t = t.cuda()
+    torch.distributed.broadcast(t, rank)
+    return t.cpu().tolist()
+
+# %% ../nbs/02_learner.ipynb #cc4e2472
 def _save_final(learn, run_dir):
     atomic_write(run_dir/'model.pth', partial(torch.save, learn.model.state_dict()))
     atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))  # `export` writes under `learn.path`
@@ -331,13 +389,13 @@ def _save_final(learn, run_dir):
 def _quiet(learn, quiet): return ContextManagers([learn.no_bar(), learn.no_logging()] if quiet else [])
 def _duration(s): return f'{s:.0f} s' if s < 90 else f'{s/60:.0f} min' if s < 5400 else f'{s/3600:.1f} h'
 
-# %% ../nbs/02_learner.ipynb #153ea884
+# %% ../nbs/02_learner.ipynb #9db4414a
 def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=None):
     learn.path,nan,hist = run_dir, StopOnNaN(), RunHistory(run_dir)
     _update_metrics(run_dir, status='running', pid=os.getpid(), host=socket.gethostname())
     try:
         if start_epoch < cfg['epochs']:
-            with _quiet(learn, not progress):
+            with _distrib(learn), _quiet(learn, not progress):
                 fit_course(learn, cfg['epochs'], cfg['lr_max'], cfg['div'], cfg['pct_start'], cfg['annihilate'], start_epoch=start_epoch,
                            cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')] + ([ResumeFrom(state)] if state else []) + L(cbs))
     except KeyboardInterrupt:
@@ -351,6 +409,7 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
         msg = f"training stopped: {nan.reason}; {last}. Train again with a lower lr_max than {cfg['lr_max']:.3g}."
         _update_metrics(run_dir, status='failed', error=msg)
         raise RunError(msg)
+    if rank_distrib(): return learn  # the records are rank 0's
     done = len(pd.read_csv(run_dir/'history.csv')) if (run_dir/'history.csv').exists() else 0
     if done < cfg['epochs']:
         _update_metrics(run_dir, status='interrupted', error=f'the fit was cancelled after {done} of {cfg["epochs"]} epochs; resume it to continue')
@@ -362,7 +421,7 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
               f"(best {m['best_accuracy']:.4f}, epoch {m['best_epoch']}); {m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
     return learn
 
-# %% ../nbs/02_learner.ipynb #27bc95e7
+# %% ../nbs/02_learner.ipynb #56c7a3f4
 def _new_run_dir(out, arch):
     d = Path(out) if out is not None else Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}"
     if d.exists() and (not d.is_dir() or any(d.iterdir())):
@@ -370,9 +429,9 @@ def _new_run_dir(out, arch):
     return d
 
 def _say(progress, *args):
-    if progress: print(*args, flush=True)
+    if progress and not rank_distrib(): print(*args, flush=True)
 
-# %% ../nbs/02_learner.ipynb #00d02275
+# %% ../nbs/02_learner.ipynb #5f1cfee7
 def _say_estimate(learn, epochs, lr_find_iters):
     s = estimate_run_s(learn, epochs, lr_find_iters)
     quick = '' if s < 600 else " For a quick run: resnet-eva train --n-per-class 100 --epochs 2 --width 0.25 --bs 64"
@@ -381,14 +440,14 @@ def _say_estimate(learn, epochs, lr_find_iters):
 def _run_finder(learn, iters, progress):
     "LRMIN and LRMAX by the course's rule, and what a run folder keeps of them: config entry, curve, plot"
     t = time.perf_counter()
-    with _quiet(learn, not progress): lrr = lr_range(learn, iters)
+    with _quiet(learn, not progress), _as_one_process(learn): lrr = lr_range(learn, iters)
     rec = dict(lrr._asdict(), iters=iters, seconds=round(time.perf_counter()-t, 1),
                rule="LRMIN: steepest fall of the loss before its minimum, over num_it//20 points (fastai's `steep`, windowed); LRMAX: the lowest loss (10x fastai's `minimum`)")
     curve = pd.DataFrame(dict(lr=learn.recorder.lrs, loss=[float(o) for o in learn.recorder.losses]))
     _say(progress, f"LR finder: LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
     return lrr, rec, curve, plot_lr_range(learn, lrr)
 
-# %% ../nbs/02_learner.ipynb #56a8db56
+# %% ../nbs/02_learner.ipynb #397af58a
 def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-time>-<arch>
           data:Path|str|None=None, # CIFAR-10 folder, .tgz or pickle folder; `None`: `untar_data(URLs.CIFAR)`
           arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
@@ -414,26 +473,29 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
     "Train with the course's recipe, recording everything in a new run folder"
     kn = {k: v for k,v in locals().items() if k in _knobs}
     check_recipe(**kn, lr_find_iters=lr_find_iters)
-    run_dir = _new_run_dir(out, arch)
-    learn = _build(kn, data, num_workers)
-    src,dls = learn.dls.source, learn.dls
-    cfg = dict(kn, data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)), precision=learn.precision,
+    _join_distrib()
+    run_dir = _on_rank0(partial(_new_run_dir, out, arch))
+    learn = _rank0_first(partial(_build, kn, data, num_workers))
+    src,dls,n = learn.dls.source, learn.dls, max(1, num_distrib())
+    if bs*n > len(dls.train_ds): raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
+    cfg = dict(kn, data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)), precision=learn.precision, processes=n,
                device=_device_name(torch.device(_device(dls))), versions=_versions(), created=time.strftime('%Y-%m-%d %H:%M:%S'))
     _say(progress, f"Data: {src['name']} ({src['kind']}) at {src['path']}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images.")
-    if progress and _device(dls).type=='cpu': _say_estimate(learn, epochs, lr_find_iters if lr_max is None else 0)
-    found = _run_finder(learn, lr_find_iters, progress) if lr_max is None else None
+    if n > 1: _say(progress, f"{n} processes, each training on batches of {bs}: {bs*n} images a step.")
+    if progress and _device(dls).type=='cpu' and not rank_distrib(): _say_estimate(learn, epochs, lr_find_iters if lr_max is None else 0)
+    found = _on_rank0(partial(_run_finder, learn, lr_find_iters, progress)) if lr_max is None else None
     if found: cfg.update(lr_max=found[0].lr_max, div=div or found[0].lr_max/found[0].lr_min, lr_find=found[1])
     else: cfg.update(div=div or 25., lr_find=None)
     cfg.update(lr_min=cfg['lr_max']/cfg['div'], div_final=1e5 if annihilate else cfg['div'])
     _say(progress, f"One cycle over {epochs} epochs: {cfg['lr_min']:.2e} -> {cfg['lr_max']:.2e} -> {cfg['lr_max']/cfg['div_final']:.2e}. Run folder: {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if not rank_distrib(): run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir/'config.json', cfg)
     if found:
         atomic_write(run_dir/'lr_find.csv', lambda f: found[2].to_csv(f, index=False))
         atomic_write(run_dir/'lr_find.png', partial(found[3].savefig, format='png', dpi=100)); plt.close(found[3])
     return _fit_run(learn, run_dir, cfg, progress=progress, cbs=cbs)
 
-# %% ../nbs/02_learner.ipynb #6b4a11e7
+# %% ../nbs/02_learner.ipynb #6827c687
 def _alive(m):
     "Is the process recorded in metrics `m` still running on this machine?"
     if m.get('host')!=socket.gethostname() or not m.get('pid') or m['pid']==os.getpid(): return False
@@ -448,7 +510,7 @@ def _load_ckpt(fn, learn):
     learn.create_opt(); learn.opt.load_state_dict(state['opt'])
     return state
 
-# %% ../nbs/02_learner.ipynb #e6527efa
+# %% ../nbs/02_learner.ipynb #ea0e4dab
 def read_run(run_dir:Path|str, # A folder made by `train`
             )->dict: # dir, config, metrics (dict) and history (DataFrame)
     "The records of the run in `run_dir`"
@@ -459,7 +521,22 @@ def read_run(run_dir:Path|str, # A folder made by `train`
     h = pd.read_csv(d/'history.csv') if (d/'history.csv').exists() else pd.DataFrame()
     return dict(dir=d, config=json.loads((d/'config.json').read_text()), metrics=m, history=h)
 
-# %% ../nbs/02_learner.ipynb #e8065425
+# %% ../nbs/02_learner.ipynb #bf4570b7
+def _procs(n): return f"{n} process" + ("es" if n!=1 else "")
+
+def _resumable(run_dir):
+    "The folder and configuration of the run in `run_dir`, if this launch can resume it"
+    run = read_run(run_dir)
+    d,cfg,m = run['dir'], run['config'], run['metrics']
+    if m['status']=='complete': raise RunError(f"{d} is complete ({m['epochs']} epochs, accuracy {m['accuracy']:.4f}): there is nothing to resume.")
+    if m['status']=='failed' and 'loss became' in (m.get('error') or ''): raise RunError(f"{d} failed: {m['error']} Resuming would fail the same way.")
+    if m['status']=='running' and _alive(m): raise RunError(f"{d} is being trained by process {m['pid']}: wait for it or stop it first.")
+    n,now = cfg.get('processes', 1), max(1, num_distrib())
+    if n!=now: raise RunError(f"{d} was trained by {_procs(n)} and this launch has {_procs(now)}: resume it on {n}, so that each step holds as many images"
+                              + (f" (torchrun --nproc_per_node={n} ...)." if n>1 else ", without torchrun."))
+    return d,cfg
+
+# %% ../nbs/02_learner.ipynb #201fdf69
 def resume(run_dir:Path|str, # A run folder whose run did not complete
            data:Path|str|None=None, # The CIFAR-10 source, if it has moved since the run started
            num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
@@ -467,19 +544,16 @@ def resume(run_dir:Path|str, # A run folder whose run did not complete
            cbs:list|None=None, # Extra callbacks for the fit
           )->Learner:
     "Continue the run in `run_dir` from its last checkpoint, on the same schedule, to the result it would have had"
-    run = read_run(run_dir)
-    d,cfg,m = run['dir'], run['config'], run['metrics']
-    if m['status']=='complete': raise RunError(f"{d} is complete ({m['epochs']} epochs, accuracy {m['accuracy']:.4f}): there is nothing to resume.")
-    if m['status']=='failed' and 'loss became' in (m.get('error') or ''): raise RunError(f"{d} failed: {m['error']} Resuming would fail the same way.")
-    if m['status']=='running' and _alive(m): raise RunError(f"{d} is being trained by process {m['pid']}: wait for it or stop it first.")
-    learn = _build(cfg, data or cfg['data']['path'], num_workers)
+    _join_distrib()
+    d,cfg = _on_rank0(partial(_resumable, run_dir))
+    learn = _rank0_first(partial(_build, cfg, data or cfg['data']['path'], num_workers))
     ck = d/'checkpoint.pth'
     state = _load_ckpt(ck, learn) if ck.exists() else None
     start = state['epoch']+1 if state else 0
     _say(progress, f"Resuming {d} at epoch {start} of {cfg['epochs']}" + ("" if state else " (no epoch had finished)") + ".")
     return _fit_run(learn, d, cfg, start_epoch=start, state=state, progress=progress, cbs=cbs)
 
-# %% ../nbs/02_learner.ipynb #0f1a4a92
+# %% ../nbs/02_learner.ipynb #ba9a6591
 def load_run(run_dir:Path|str, # A run folder
              with_data:bool=False, # Rebuild the learner with the run's data instead of loading the exported one
              num_workers:int|None=None, # Data-loading processes with `with_data`; `None`: one per CPU
