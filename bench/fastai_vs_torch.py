@@ -15,7 +15,7 @@ import argparse, math, os, statistics, time
 import torch, torch.nn.functional as F
 from fastai.vision.all import Callback, CancelValidException, DataLoaders, Tensor, set_seed
 from resnet_eva.data import cifar_dls
-from resnet_eva.learner import cifar_learner, cifar_model, fit_course, _device_name
+from resnet_eva.learner import cifar_learner, cifar_model, fit_course, device_name
 
 class Cycle:
     "`steps` batches, cycling over `batches`: an in-memory stand-in for a DataLoader"
@@ -84,7 +84,7 @@ def main():
     run_plain = lambda steps: plain_loop(new_plain(), batches, steps, a.lr_max, a.div, 5e-4, bf16, device)
 
     print(f"{a.arch} width {a.width}, batch {a.bs}, {a.steps} steps over {a.batches} in-memory batches, "
-          f"{'bf16 mixed' if bf16 else 'fp32'}; {_device_name(device)}; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"{'bf16 mixed' if bf16 else 'fp32'}; {device_name(device)}; load average {os.getloadavg()[0]:.1f}", flush=True)
     run_plain(a.warmup); run_fastai(a.warmup)
     res = {k: dict(wall=[], cpu=[]) for k in ('plain', 'fastai')}
     for r in range(a.reps):

@@ -7,12 +7,12 @@ Docs: https://resnet-eva.github.io/resnet_eva/interpret.html.md"""
 # %% auto #0
 __all__ = ['CifarInterpretation', 'results_table']
 
-# %% ../nbs/03_interpret.ipynb #b96acd24
+# %% ../nbs/03_interpret.ipynb #c0402963
 from fastai.vision.all import *
 from .learner import read_run
 import json
 
-# %% ../nbs/03_interpret.ipynb #6b88232e
+# %% ../nbs/03_interpret.ipynb #13c75bdf
 class CifarInterpretation(ClassificationInterpretation):
     "fastai's `ClassificationInterpretation` from a single validation pass"
     def __init__(self,
@@ -39,7 +39,7 @@ class CifarInterpretation(ClassificationInterpretation):
         preds,targs,decoded,losses = learn.get_preds(dl=dl, with_decoded=True, with_loss=True, act=act)
         return cls(learn, dl, preds, targs, decoded, losses, act)
 
-# %% ../nbs/03_interpret.ipynb #c16c07af
+# %% ../nbs/03_interpret.ipynb #bb818378
 @patch
 def __getitem__(self:CifarInterpretation,
                 idxs, # An index, a list of them or a tensor of them
@@ -52,21 +52,21 @@ def __getitem__(self:CifarInterpretation,
     xb = self.dl.after_batch(to_device(xb, self.dl.device))
     return (xb[0],), self.preds[idxs], self.targs[idxs], self.decoded[idxs], self.losses[idxs]
 
-# %% ../nbs/03_interpret.ipynb #2228d508
+# %% ../nbs/03_interpret.ipynb #511be4ea
 @patch
 def confusion_matrix(self:CifarInterpretation):
     "Confusion matrix (actual × predicted) from the stored predictions"
     n = len(self.vocab)
     return to_np(torch.bincount(self.targs*n + self.decoded, minlength=n*n).view(n, n))
 
-# %% ../nbs/03_interpret.ipynb #b410bebc
+# %% ../nbs/03_interpret.ipynb #83f1262c
 @patch
 def class_accuracy(self:CifarInterpretation)->pd.DataFrame:
     "Accuracy of each class: correct, total and their ratio, one row per class"
     cm = self.confusion_matrix()
     return pd.DataFrame(dict(cls=list(self.vocab), correct=cm.diagonal(), total=cm.sum(1), accuracy=cm.diagonal()/cm.sum(1)))
 
-# %% ../nbs/03_interpret.ipynb #b3076e79
+# %% ../nbs/03_interpret.ipynb #b871807c
 @patch
 def plot_class_accuracy(self:CifarInterpretation,
                         figsize:tuple=(7,3.5), # Figure size in inches
@@ -82,7 +82,7 @@ def plot_class_accuracy(self:CifarInterpretation,
     ax.tick_params(axis='x', rotation=45); fig.tight_layout()
     return fig
 
-# %% ../nbs/03_interpret.ipynb #f157d699
+# %% ../nbs/03_interpret.ipynb #911130b7
 @patch
 def misclassified(self:CifarInterpretation,
                   k:int=10, # How many at most
@@ -91,7 +91,7 @@ def misclassified(self:CifarInterpretation,
     wrong = (self.decoded != self.targs).nonzero().view(-1)
     return wrong[self.losses[wrong].argsort(descending=True)][:k]
 
-# %% ../nbs/03_interpret.ipynb #d3ab945c
+# %% ../nbs/03_interpret.ipynb #192a41f0
 @patch
 def images(self:CifarInterpretation,
            idxs, # Indices into the interpreted data
@@ -101,7 +101,7 @@ def images(self:CifarInterpretation,
     norm = first(t for t in self.dl.after_batch if isinstance(t, Normalize))
     return (norm.decode(xb)*255).round().clamp(0, 255).to(torch.uint8)  # fastai's decode truncates: 5 can come back as 4
 
-# %% ../nbs/03_interpret.ipynb #72cb15e4
+# %% ../nbs/03_interpret.ipynb #ec642833
 @patch
 def plot_misclassified(self:CifarInterpretation,
                        k:int=10, # How many images
@@ -121,7 +121,7 @@ def plot_misclassified(self:CifarInterpretation,
     fig.suptitle(f'{len(idx)} misclassified images with the highest loss'); fig.tight_layout()
     return fig
 
-# %% ../nbs/03_interpret.ipynb #2c787226
+# %% ../nbs/03_interpret.ipynb #27c4da79
 _recipe = ['arch', 'width', 'epochs', 'bs', 'annihilate', 'label_smoothing', 'cutout', 'precision', 'data', 'device']
 
 def _run_row(run):
@@ -131,7 +131,7 @@ def _run_row(run):
                 data=c['data']['name'] + ('' if c.get('n_per_class') is None else f", {c['n_per_class']} per class"),
                 device=c['device'], seed=c['seed'], accuracy=m['accuracy'], wall_s=m['wall_s'], torch=c['versions']['torch'])
 
-# %% ../nbs/03_interpret.ipynb #4b9c8dc5
+# %% ../nbs/03_interpret.ipynb #fad45bdc
 def results_table(folder:Path|str, # A folder of run folders (e.g. the repo's `results/`)
                  )->pd.DataFrame: # One row per recipe
     "Accuracy (mean ± std over seeds) and time of every complete run under `folder`, one row per recipe"
@@ -143,4 +143,4 @@ def results_table(folder:Path|str, # A folder of run folders (e.g. the repo's `r
                 acc_mean=('accuracy','mean'), acc_std=('accuracy','std'), wall_s=('wall_s','mean'), torch=('torch','first')).reset_index()
     res['accuracy'] = [f'{100*m:.2f}%' + ('' if n<2 else f' ± {100*s:.2f}') for m,s,n in zip(res.acc_mean, res.acc_std, res.runs)]
     res['wall_s'] = res.wall_s.round(1)
-    return res[['arch','width','epochs','bs','annihilate','data','device','precision','seeds','accuracy','wall_s','torch']]
+    return res[['arch','width','epochs','bs','annihilate','label_smoothing','data','device','precision','seeds','accuracy','wall_s','torch']]

@@ -7,9 +7,9 @@ Docs: https://resnet-eva.github.io/resnet_eva/learner.html.md"""
 # %% auto #0
 __all__ = ['arches', 'opt_funcs', 'LRRange', 'RunError', 'cifar_model', 'cifar_learner', 'steepest_fall', 'lr_range',
            'plot_lr_range', 'fit_course', 'atomic_write', 'RunHistory', 'Checkpoint', 'ResumeFrom', 'StopOnNaN',
-           'check_recipe', 'estimate_run_s', 'plot_history', 'train', 'read_run', 'resume', 'load_run']
+           'check_recipe', 'device_name', 'estimate_run_s', 'plot_history', 'train', 'read_run', 'resume', 'load_run']
 
-# %% ../nbs/02_learner.ipynb #0bdfb37d
+# %% ../nbs/02_learner.ipynb #9c5215a7
 from fastai.vision.all import *
 from fastai.callback.tracker import TerminateOnNaNCallback
 from fastai.distributed import *
@@ -19,17 +19,17 @@ import fastai, fastcore, torchvision, resnet_eva
 import atexit, contextlib, json, os, platform, random, socket, tempfile, time, warnings
 from copy import deepcopy
 
-# %% ../nbs/02_learner.ipynb #f7a58631
+# %% ../nbs/02_learner.ipynb #62daf193
 class RunError(ValueError):
     "A run that cannot start, continue or be read as asked; the message says what to do"
 
-# %% ../nbs/02_learner.ipynb #eac4213a
+# %% ../nbs/02_learner.ipynb #4be3f5ab
 arches = dict(custom=CustomResNet, resnet18=ResNet18)
 
 def _check_choice(what, v, choices):
     if v not in choices: raise RunError(f"unknown {what} {v!r}: use one of {', '.join(map(repr, choices))}.")
 
-# %% ../nbs/02_learner.ipynb #5eff5b1f
+# %% ../nbs/02_learner.ipynb #c90cd65c
 def cifar_model(arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
                 width:float=1, # Channel multiplier of the custom ResNet; 0.25 for quick CPU runs
                 n_out:int=10, # Number of classes
@@ -41,10 +41,10 @@ def cifar_model(arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18
     if width!=1: raise RunError(f"width={width} applies to the custom ResNet only: ResNet18 has one width, leave width at 1.")
     return ResNet18(n_out)
 
-# %% ../nbs/02_learner.ipynb #31bbe9bb
+# %% ../nbs/02_learner.ipynb #e18e4ae2
 opt_funcs = dict(sgd=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9), adam=Adam)
 
-# %% ../nbs/02_learner.ipynb #0c217939
+# %% ../nbs/02_learner.ipynb #59c9823c
 def _device(dls): return torch.device(getattr(dls, 'device', None) or default_device())
 
 def _precision(precision, device):
@@ -54,7 +54,7 @@ def _precision(precision, device):
     if precision!='fp32' and not gpu: raise RunError(f"precision {precision!r} is mixed precision, which needs a GPU: use 'fp32' or 'auto' on the CPU.")
     return precision
 
-# %% ../nbs/02_learner.ipynb #912a9208
+# %% ../nbs/02_learner.ipynb #69685cd1
 def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other `DataLoaders`
                   arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
                   width:float=1, # Channel multiplier of the custom ResNet
@@ -77,7 +77,7 @@ def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other 
     learn.precision = prec
     return learn
 
-# %% ../nbs/02_learner.ipynb #513c2ca8
+# %% ../nbs/02_learner.ipynb #b3a98cde
 def steepest_fall(lrs:Tensor, # Learning rates tried, increasing
                   losses:Tensor, # Smoothed loss at each
                   num_it:int, # Iterations of the probe: the slope is measured across `num_it//20` points
@@ -90,10 +90,10 @@ def steepest_fall(lrs:Tensor, # Learning rates tried, increasing
     j = int(((L[k:]-L[:-k])/(l[k:].log()-l[:-k].log())).argmin()) + k//2  # the middle of the steepest window
     return l[j].item(), (l[j].item(), L[j].item())
 
-# %% ../nbs/02_learner.ipynb #ed46d0ee
+# %% ../nbs/02_learner.ipynb #53ddcb6b
 LRRange = namedtuple('LRRange', 'lr_min lr_max')
 
-# %% ../nbs/02_learner.ipynb #dfe00d84
+# %% ../nbs/02_learner.ipynb #ef8e7fbb
 def lr_range(learn:Learner, # The learner to probe; its weights are restored afterwards
              num_it:int=100, # Batches to try (fastai's default)
             )->LRRange: # (LRMIN, LRMAX) by the course's rule
@@ -106,7 +106,7 @@ def lr_range(learn:Learner, # The learner to probe; its weights are restored aft
     lr_max = 10*sug.minimum
     return LRRange(ifnone(sug.steepest_fall, lr_max/25), lr_max)
 
-# %% ../nbs/02_learner.ipynb #d8765343
+# %% ../nbs/02_learner.ipynb #bdac337e
 def plot_lr_range(learn:Learner, # A learner right after `lr_range`
                   lrr:LRRange, # What `lr_range` returned
                   skip_end:int=5, # Last points left out, as in fastai's plot
@@ -121,7 +121,7 @@ def plot_lr_range(learn:Learner, # A learner right after `lr_range`
     ax.legend(); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_learner.ipynb #dcd49fe6
+# %% ../nbs/02_learner.ipynb #abd6a7b2
 @delegates(Learner.fit_one_cycle, but=['n_epoch','lr_max','div','div_final','pct_start'])
 def fit_course(learn:Learner,
                epochs:int=24, # Total epochs (the course's 24)
@@ -133,7 +133,7 @@ def fit_course(learn:Learner,
     "The course's one-cycle schedule: LRMIN up to LRMAX at epoch 5, then back down to LRMIN"
     learn.fit_one_cycle(epochs, lr_max, div=div, div_final=1e5 if annihilate else div, pct_start=pct_start, **kwargs)
 
-# %% ../nbs/02_learner.ipynb #1eef2a83
+# %% ../nbs/02_learner.ipynb #bdc953f3
 def atomic_write(fn:Path|str, # The file to (re)write
                  write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
                 ):
@@ -149,7 +149,7 @@ def atomic_write(fn:Path|str, # The file to (re)write
 
 def _write_json(fn, d): atomic_write(fn, lambda f: Path(f).write_text(json.dumps(d, indent=2, default=str)+'\n'))
 
-# %% ../nbs/02_learner.ipynb #c174f8b4
+# %% ../nbs/02_learner.ipynb #fbac91eb
 def _summary(rows, train_s, n_seen):
     best = max(rows, key=lambda r: r['accuracy'])
     return dict(epochs=len(rows), accuracy=rows[-1]['accuracy'], best_accuracy=best['accuracy'], best_epoch=best['epoch'],
@@ -162,7 +162,7 @@ def _update_metrics(run_dir:Path|str, **kwargs):
     m = json.loads(fn.read_text()) if fn.exists() else {}
     _write_json(fn, m | kwargs | dict(updated=time.strftime('%Y-%m-%d %H:%M:%S')))
 
-# %% ../nbs/02_learner.ipynb #6cf507c4
+# %% ../nbs/02_learner.ipynb #08944ba9
 class RunHistory(Callback):
     "After each epoch, append the `Recorder`'s values to `history.csv` and refresh `metrics.json`"
     order,_stateattrs = Recorder.order+5, ('rows','train_s','n_seen')
@@ -184,7 +184,7 @@ class RunHistory(Callback):
         atomic_write(self.run_dir/'history.csv', lambda f: pd.DataFrame(self.rows).to_csv(f, index=False))
         _update_metrics(self.run_dir, **_summary(self.rows, self.train_s, self.n_seen))
 
-# %% ../nbs/02_learner.ipynb #4734b73e
+# %% ../nbs/02_learner.ipynb #466b5b07
 def _rng_state(dls):
     return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -202,7 +202,7 @@ def _records(learn):
     return dict(recorder={k: getattr(rec, k) for k in Recorder._stateattrs}, smooth_loss=(rec.smooth_loss.count, rec.smooth_loss.val),
                 run_history={k: getattr(hist, k) for k in RunHistory._stateattrs} if hist else None)
 
-# %% ../nbs/02_learner.ipynb #0cc1f50a
+# %% ../nbs/02_learner.ipynb #56971777
 class Checkpoint(Callback):
     "After each epoch, save to `fn` what `resume` needs to continue exactly as if never stopped"
     order = RunHistory.order+1
@@ -215,7 +215,7 @@ class Checkpoint(Callback):
                      rng=_rng_state(self.dls), records=_records(self.learn))
         atomic_write(self.fn, partial(torch.save, state))
 
-# %% ../nbs/02_learner.ipynb #417af2ab
+# %% ../nbs/02_learner.ipynb #21ed0001
 class ResumeFrom(Callback):
     "Restore a checkpoint's records and random states when `fit(start_epoch=...)` reaches the first epoch to train"
     order = Checkpoint.order+1  # before fastai's `SkipToEpoch`
@@ -234,7 +234,7 @@ class ResumeFrom(Callback):
         _set_rng_state(self.dls, self.state['rng'])
         if self.logger_ is not None: self.learn.logger = self.logger_
 
-# %% ../nbs/02_learner.ipynb #e7853841
+# %% ../nbs/02_learner.ipynb #c70c2f9b
 class StopOnNaN(TerminateOnNaNCallback):
     "fastai's `TerminateOnNaNCallback`, remembering where the loss stopped being finite"
     def __init__(self): self.reason = None
@@ -244,7 +244,7 @@ class StopOnNaN(TerminateOnNaNCallback):
         self.reason = f"the loss became {loss.item()} at epoch {self.epoch}, batch {self.iter} of {'training' if self.training else 'validation'}"
         raise CancelFitException
 
-# %% ../nbs/02_learner.ipynb #ec1e50c7
+# %% ../nbs/02_learner.ipynb #8994c55c
 def _isint(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 def _isnum(v): return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)
 
@@ -262,7 +262,7 @@ _checks = dict(
     lr_find_iters=(lambda v: _isint(v) and v>=6, 'a whole number of at least 6'),
     width=(lambda v: _isnum(v) and v>0, 'a positive number'))
 
-# %% ../nbs/02_learner.ipynb #c6161cbc
+# %% ../nbs/02_learner.ipynb #c2804f6b
 def check_recipe(**kwargs):
     "Raise a `RunError` about the first of the knobs in `kwargs` (as `train` names them) whose value cannot be used"
     for k,v in kwargs.items():
@@ -271,7 +271,7 @@ def check_recipe(**kwargs):
         if k in kwargs: _check_choice(k, kwargs[k], choices)
     if 'arch' in kwargs: cifar_model(kwargs['arch'], kwargs.get('width', 1))
 
-# %% ../nbs/02_learner.ipynb #47c1b371
+# %% ../nbs/02_learner.ipynb #dce38155
 _knobs = 'arch width epochs bs lr_max div pct_start annihilate wd opt label_smoothing precision seed cutout n_per_class'.split()
 
 def _build(cfg, data, num_workers=None):
@@ -279,7 +279,9 @@ def _build(cfg, data, num_workers=None):
     dls = cifar_dls(data, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers, cutout=cfg['cutout'])
     return cifar_learner(dls, cfg['arch'], cfg['width'], cfg['opt'], cfg['wd'], cfg['label_smoothing'], cfg['precision'])
 
-def _device_name(device):
+def device_name(device:torch.device, # Where training runs
+               )->str: # e.g. 'NVIDIA H200' or 'CPU: AMD EPYC, 2 threads'
+    "The hardware a run's records name"
     if device.type=='cuda': return torch.cuda.get_device_name(device)
     info = Path('/proc/cpuinfo')
     name = first(l.split(':',1)[1].strip() for l in info.read_text().splitlines() if l.startswith('model name')) if info.exists() else None
@@ -288,7 +290,7 @@ def _device_name(device):
 def _versions():
     return dict(python=platform.python_version(), **{m.__name__: m.__version__ for m in (resnet_eva, fastai, fastcore, torch, torchvision, np)})
 
-# %% ../nbs/02_learner.ipynb #06836449
+# %% ../nbs/02_learner.ipynb #a0ccb90f
 def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
                    epochs:int, # Epochs of the run
                    lr_find_iters:int=0, # Batches of the LR finder, if it runs
@@ -306,7 +308,7 @@ def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
         step(); dt = min(step(), step())  # the first step is slow: it sets up the kernels
     return dt*(epochs*len(learn.dls.train) + lr_find_iters + epochs*len(learn.dls.valid)/3)  # a validation batch: ~1/3 of a step
 
-# %% ../nbs/02_learner.ipynb #c4b7fb98
+# %% ../nbs/02_learner.ipynb #b18a22da
 def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, valid_loss, accuracy, lr
                  title:str='Training history', # Figure title
                  figsize:tuple=(13,3.6), # Figure size in inches
@@ -323,7 +325,7 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
     fig.suptitle(title); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_learner.ipynb #3d8fb358
+# %% ../nbs/02_learner.ipynb #2092ead5
 def _join_distrib():
     "Join the other processes of a distributed launch: NCCL on this process's GPU (fastai's `setup_distrib`), gloo on the CPU"
     if num_distrib() <= 1 or torch.distributed.is_initialized(): return
@@ -331,7 +333,7 @@ def _join_distrib():
     else: torch.distributed.init_process_group('gloo')
     atexit.register(teardown_distrib)
 
-# %% ../nbs/02_learner.ipynb #53317674
+# %% ../nbs/02_learner.ipynb #3cbf88c1
 def _on_rank0(f):
     "`f()` run by rank 0 alone and its result given to every process; an error it raises is raised by every process"
     if num_distrib() <= 1: return f()
@@ -351,7 +353,7 @@ def _rank0_first(f):
     if rank_distrib(): res = f()
     return res
 
-# %% ../nbs/02_learner.ipynb #1565fad2
+# %% ../nbs/02_learner.ipynb #f454a65c
 @contextmanager
 def _as_one_process(learn):
     "Rank 0 of a distributed run alone, as if it were the only process, on batches as large as all the processes' together"
@@ -363,13 +365,13 @@ def _as_one_process(learn):
         with modified_env(WORLD_SIZE='1'): yield  # fastai's `maybe_gather` and `distrib_barrier` then wait for no other process
     finally: learn.dls.loaders[0] = dl
 
-# %% ../nbs/02_learner.ipynb #9e015eb4
+# %% ../nbs/02_learner.ipynb #8a4cd61b
 def _distrib(learn):
     "fastai's `distrib_ctx` when launched on several processes; nothing otherwise"
     if num_distrib() <= 1: return contextlib.nullcontext()
     return learn.distrib_ctx(sync_bn=False, cpu=_device(learn.dls).type=='cpu')
 
-# %% ../nbs/02_learner.ipynb #a4410339
+# %% ../nbs/02_learner.ipynb #52d83fb4
 @patch
 def _broadcast(self:DistributedDL, t, rank):
     "Send `t` from `rank` to every process: through the GPU for NCCL (fastai's way), as it is for gloo"
@@ -378,7 +380,7 @@ def _broadcast(self:DistributedDL, t, rank):
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()
 
-# %% ../nbs/02_learner.ipynb #cc4e2472
+# %% ../nbs/02_learner.ipynb #0f6cdb47
 def _save_final(learn, run_dir):
     atomic_write(run_dir/'model.pth', partial(torch.save, learn.model.state_dict()))
     atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))  # `export` writes under `learn.path`
@@ -389,7 +391,7 @@ def _save_final(learn, run_dir):
 def _quiet(learn, quiet): return ContextManagers([learn.no_bar(), learn.no_logging()] if quiet else [])
 def _duration(s): return f'{s:.0f} s' if s < 90 else f'{s/60:.0f} min' if s < 5400 else f'{s/3600:.1f} h'
 
-# %% ../nbs/02_learner.ipynb #9db4414a
+# %% ../nbs/02_learner.ipynb #e5a634a2
 def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=None):
     learn.path,nan,hist = run_dir, StopOnNaN(), RunHistory(run_dir)
     _update_metrics(run_dir, status='running', pid=os.getpid(), host=socket.gethostname())
@@ -421,7 +423,7 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
               f"(best {m['best_accuracy']:.4f}, epoch {m['best_epoch']}); {m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
     return learn
 
-# %% ../nbs/02_learner.ipynb #56c7a3f4
+# %% ../nbs/02_learner.ipynb #171fa1b7
 def _new_run_dir(out, arch):
     d = Path(out) if out is not None else Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}"
     if d.exists() and (not d.is_dir() or any(d.iterdir())):
@@ -431,7 +433,7 @@ def _new_run_dir(out, arch):
 def _say(progress, *args):
     if progress and not rank_distrib(): print(*args, flush=True)
 
-# %% ../nbs/02_learner.ipynb #5f1cfee7
+# %% ../nbs/02_learner.ipynb #fa40db7b
 def _say_estimate(learn, epochs, lr_find_iters):
     s = estimate_run_s(learn, epochs, lr_find_iters)
     quick = '' if s < 600 else " For a quick run: resnet-eva train --n-per-class 100 --epochs 2 --width 0.25 --bs 64"
@@ -447,7 +449,7 @@ def _run_finder(learn, iters, progress):
     _say(progress, f"LR finder: LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
     return lrr, rec, curve, plot_lr_range(learn, lrr)
 
-# %% ../nbs/02_learner.ipynb #397af58a
+# %% ../nbs/02_learner.ipynb #f7fa23e1
 def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-time>-<arch>
           data:Path|str|None=None, # CIFAR-10 folder, .tgz or pickle folder; `None`: `untar_data(URLs.CIFAR)`
           arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
@@ -479,7 +481,7 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
     src,dls,n = learn.dls.source, learn.dls, max(1, num_distrib())
     if bs*n > len(dls.train_ds): raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
     cfg = dict(kn, data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)), precision=learn.precision, processes=n,
-               device=_device_name(torch.device(_device(dls))), versions=_versions(), created=time.strftime('%Y-%m-%d %H:%M:%S'))
+               device=device_name(torch.device(_device(dls))), versions=_versions(), created=time.strftime('%Y-%m-%d %H:%M:%S'))
     _say(progress, f"Data: {src['name']} ({src['kind']}) at {src['path']}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images.")
     if n > 1: _say(progress, f"{n} processes, each training on batches of {bs}: {bs*n} images a step.")
     if progress and _device(dls).type=='cpu' and not rank_distrib(): _say_estimate(learn, epochs, lr_find_iters if lr_max is None else 0)
@@ -495,7 +497,7 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
         atomic_write(run_dir/'lr_find.png', partial(found[3].savefig, format='png', dpi=100)); plt.close(found[3])
     return _fit_run(learn, run_dir, cfg, progress=progress, cbs=cbs)
 
-# %% ../nbs/02_learner.ipynb #6827c687
+# %% ../nbs/02_learner.ipynb #33a0d255
 def _alive(m):
     "Is the process recorded in metrics `m` still running on this machine?"
     if m.get('host')!=socket.gethostname() or not m.get('pid') or m['pid']==os.getpid(): return False
@@ -510,7 +512,7 @@ def _load_ckpt(fn, learn):
     learn.create_opt(); learn.opt.load_state_dict(state['opt'])
     return state
 
-# %% ../nbs/02_learner.ipynb #ea0e4dab
+# %% ../nbs/02_learner.ipynb #3f211dd6
 def read_run(run_dir:Path|str, # A folder made by `train`
             )->dict: # dir, config, metrics (dict) and history (DataFrame)
     "The records of the run in `run_dir`"
@@ -521,7 +523,7 @@ def read_run(run_dir:Path|str, # A folder made by `train`
     h = pd.read_csv(d/'history.csv') if (d/'history.csv').exists() else pd.DataFrame()
     return dict(dir=d, config=json.loads((d/'config.json').read_text()), metrics=m, history=h)
 
-# %% ../nbs/02_learner.ipynb #bf4570b7
+# %% ../nbs/02_learner.ipynb #a585c09a
 def _procs(n): return f"{n} process" + ("es" if n!=1 else "")
 
 def _resumable(run_dir):
@@ -536,7 +538,7 @@ def _resumable(run_dir):
                               + (f" (torchrun --nproc_per_node={n} ...)." if n>1 else ", without torchrun."))
     return d,cfg
 
-# %% ../nbs/02_learner.ipynb #201fdf69
+# %% ../nbs/02_learner.ipynb #c40b5afc
 def resume(run_dir:Path|str, # A run folder whose run did not complete
            data:Path|str|None=None, # The CIFAR-10 source, if it has moved since the run started
            num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
@@ -553,7 +555,7 @@ def resume(run_dir:Path|str, # A run folder whose run did not complete
     _say(progress, f"Resuming {d} at epoch {start} of {cfg['epochs']}" + ("" if state else " (no epoch had finished)") + ".")
     return _fit_run(learn, d, cfg, start_epoch=start, state=state, progress=progress, cbs=cbs)
 
-# %% ../nbs/02_learner.ipynb #ba9a6591
+# %% ../nbs/02_learner.ipynb #9b4a3650
 def load_run(run_dir:Path|str, # A run folder
              with_data:bool=False, # Rebuild the learner with the run's data instead of loading the exported one
              num_workers:int|None=None, # Data-loading processes with `with_data`; `None`: one per CPU
