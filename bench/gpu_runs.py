@@ -418,10 +418,8 @@ def host_profile(f, fn, n=30):
     s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats('tottime').print_stats(n)
     fn.write_text(s.getvalue())
 
-def speed(R):
-    "fastai `Learner` against the plain loop on the same GPU, same batches, same schedule; then the variants"
-    a,rec,device,B = R.a,R.rec,R.device,R.budget
-    S = rec.summary['speed'] = dict(results={}, note=None)
+def _same_work(a, device):
+    "One epoch of augmented training batches and the validation batches, in memory, and the starting weights: what both paths get"
     set_seed(0)
     dls = cifar_dls(a.data, bs=a.bs, n_per_class=a.n_per_class, num_workers=a.num_workers, cutout=8)
     steps = min(len(dls.train), a.speed_steps or len(dls.train))
@@ -431,6 +429,13 @@ def speed(R):
     it = iter(dls.valid); valid_b = [to_plain(next(it)) for _ in range(nv)]
     set_seed(0)
     init = {k: v.clone() for k,v in cifar_model('custom', a.width).state_dict().items()}
+    return dls, train_b, valid_b, steps, nv, init
+
+def speed(R):
+    "fastai `Learner` against the plain loop on the same GPU, same batches, same schedule; then the variants"
+    a,rec,device,B = R.a,R.rec,R.device,R.budget
+    S = rec.summary['speed'] = dict(results={}, note=None)
+    dls,train_b,valid_b,steps,nv,init = _same_work(a, device)
     learn = cifar_learner(DataLoaders(Cycle(train_b, steps), Cycle(valid_b, nv)), 'custom', a.width)
     prec = learn.precision
     sch = R.schedule or dict(lr_max=0.4, div=10.)  # the finder's, when `main` ran first
@@ -539,15 +544,7 @@ def compile_stage(R):
     "torch.compile on the plain loop and on the fastai path: time to compile (warm-up), then the 24 epochs"
     a,rec,device,B = R.a,R.rec,R.device,R.budget
     C = rec.summary['compile'] = dict(mode=a.compile_mode, backend=a.compile_backend)
-    set_seed(0)
-    dls = cifar_dls(a.data, bs=a.bs, n_per_class=a.n_per_class, num_workers=a.num_workers, cutout=8)
-    steps = min(len(dls.train), a.speed_steps or len(dls.train))
-    nv = min(len(dls.valid), a.speed_valid_batches or len(dls.valid))
-    to_plain = lambda b: tuple(o.as_subclass(Tensor).to(device) for o in b)
-    it = iter(dls.train); train_b = [to_plain(next(it)) for _ in range(steps)]
-    it = iter(dls.valid); valid_b = [to_plain(next(it)) for _ in range(nv)]
-    set_seed(0)
-    init = {k: v.clone() for k,v in cifar_model('custom', a.width).state_dict().items()}
+    dls,train_b,valid_b,steps,nv,init = _same_work(a, device)
     lr_max,div,E = (R.schedule or {}).get('lr_max', 0.4), (R.schedule or {}).get('div', 10.), a.speed_epochs
     comp = partial(torch.compile, mode=a.compile_mode, backend=a.compile_backend)
     import torch._inductor.config as ic
