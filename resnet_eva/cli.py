@@ -8,12 +8,12 @@ Docs: https://resnet-eva.github.io/resnet_eva/cli.html.md"""
 __all__ = ['report_files', 'commands', 'train_cli', 'lr_find_cli', 'predict_images', 'predict_cli', 'report', 'report_cli',
            'main']
 
-# %% ../nbs/05_cli.ipynb #f1231d26
+# %% ../nbs/05_cli.ipynb #2dabf78b
 import warnings
 # fastai's layers call `torch.jit.script` on import, which recent PyTorch answers with a FutureWarning on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 
-# %% ../nbs/05_cli.ipynb #e69ad5dd
+# %% ../nbs/05_cli.ipynb #896a3d2c
 from fastcore.script import *
 from fastai.vision.all import *
 from .data import *
@@ -24,9 +24,9 @@ import contextlib, inspect, sys
 import resnet_eva.learner
 from typing import Annotated
 
-# %% ../nbs/05_cli.ipynb #8626c90a
+# %% ../nbs/05_cli.ipynb #9a6ec035
 def _fail(msg):
-    print(f"resnet-eva {msg}", file=sys.stderr)
+    if not rank_distrib(): print(f"resnet-eva {msg}", file=sys.stderr)  # under torchrun every process fails alike: say it once
     return 1
 
 def _lr(v):
@@ -35,7 +35,7 @@ def _lr(v):
     try: return float(v)
     except ValueError: raise CliError(f"--lr-max must be 'auto' or a number such as 0.4, got {v!r}.") from None
 
-# %% ../nbs/05_cli.ipynb #6a9b9f34
+# %% ../nbs/05_cli.ipynb #9e79386d
 _resume_ok = {'resume', 'data', 'num_workers', 'quiet'}  # what may go with --resume: the rest is in the run's config.json
 
 @call_parse
@@ -70,7 +70,7 @@ def train_cli(data:str=None, # CIFAR-10 folder, .tgz or pickle folder; default: 
         resnet_eva.learner.resume(resume, data=data, num_workers=num_workers, progress=not quiet)  # `resume` is the option here
     else: train(**{k: v for k,v in args.items() if k not in ('resume','quiet')} | dict(lr_max=_lr(lr_max), progress=not quiet))
 
-# %% ../nbs/05_cli.ipynb #1a74b5ef
+# %% ../nbs/05_cli.ipynb #713f6dfc
 @call_parse
 def lr_find_cli(data:str=None, # CIFAR-10 folder, .tgz or pickle folder; default: fastai's copy
                 arch:str='custom', # Network: custom or resnet18
@@ -94,7 +94,7 @@ def lr_find_cli(data:str=None, # CIFAR-10 folder, .tgz or pickle folder; default
     atomic_write(out, partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
     print(f"LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest); plot: {out}")
 
-# %% ../nbs/05_cli.ipynb #01373c76
+# %% ../nbs/05_cli.ipynb #6abffd85
 def predict_images(run_dir:Path|str, # A complete run folder
                    images:list, # Image files, 32×32
                   )->pd.DataFrame: # One row per image: image, label, probability
@@ -105,7 +105,7 @@ def predict_images(run_dir:Path|str, # A complete run folder
     p,i = probs.max(1)
     return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i], probability=p.numpy()))
 
-# %% ../nbs/05_cli.ipynb #874004b5
+# %% ../nbs/05_cli.ipynb #e1bf11e5
 @call_parse
 def predict_cli(run:str, # A run folder made by `resnet-eva train`
                 images:Annotated[str, "Image files (32×32)", {'nargs':'+'}]
@@ -113,7 +113,7 @@ def predict_cli(run:str, # A run folder made by `resnet-eva train`
     "Print the class and probability the run's network gives each image"
     for r in predict_images(run, images).itertuples(): print(f"{r.image}: {r.label} ({r.probability:.1%})")
 
-# %% ../nbs/05_cli.ipynb #408eeca0
+# %% ../nbs/05_cli.ipynb #a9f2cba4
 report_files = ('loss_accuracy.png', 'misclassified.png', 'gradcam.png', 'confusion.png', 'class_accuracy.csv')
 
 def _report_learner(run_dir, data, num_workers):
@@ -130,7 +130,7 @@ def _report_learner(run_dir, data, num_workers):
     learn.dls = cifar_dls(path, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers)
     return learn, run
 
-# %% ../nbs/05_cli.ipynb #1a77fac7
+# %% ../nbs/05_cli.ipynb #c81b3e2a
 def _confusion(interp, title):
     interp.plot_confusion_matrix(title=title, figsize=(7,7))
     fig = plt.gcf(); fig.tight_layout()
@@ -138,7 +138,7 @@ def _confusion(interp, title):
 
 def _titled(fig, title): fig.suptitle(title); return fig
 
-# %% ../nbs/05_cli.ipynb #0ee216e8
+# %% ../nbs/05_cli.ipynb #a694ff1e
 def report(run_dir:Path|str, # A complete run folder, made here or on another machine
            k:int=10, # Misclassified images (highest loss first) to show and explain with GradCAM
            data:Path|str|None=None, # This machine's CIFAR-10 copy; `None`: where the run found it
@@ -161,14 +161,14 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
     atomic_write(d/'class_accuracy.csv', lambda f: df.to_csv(f, index=False))
     return df
 
-# %% ../nbs/05_cli.ipynb #553ae467
+# %% ../nbs/05_cli.ipynb #8ce28e5e
 def _class_table(df, recorded=None):
     rows = [f"{'class':10} {'correct':>7} {'total':>6} {'accuracy':>9}"]
     rows += [f"{r.cls:10} {r.correct:7} {r.total:6} {100*r.accuracy:8.1f}%" for r in df.itertuples()]
     c,t = df.correct.sum(), df.total.sum()
     return '\n'.join(rows + [f"{'overall':10} {c:7} {t:6} {100*c/t:8.2f}%" + (f"  (the run recorded {100*recorded:.2f}%)" if recorded is not None else '')])
 
-# %% ../nbs/05_cli.ipynb #d5007e2f
+# %% ../nbs/05_cli.ipynb #2d6317dd
 @call_parse
 def report_cli(run:str, # A complete run folder made by `resnet-eva train`, here or on another machine
                data:str=None, # This machine's CIFAR-10 copy, if the run's data is elsewhere here
@@ -181,7 +181,7 @@ def report_cli(run:str, # A complete run folder made by `resnet-eva train`, here
     print(_class_table(df, read_run(run)['metrics'].get('accuracy')))
     print(f"Wrote {', '.join(report_files)} into {run}")
 
-# %% ../nbs/05_cli.ipynb #03094623
+# %% ../nbs/05_cli.ipynb #0b992f12
 commands = {'train': train_cli, 'lr-find': lr_find_cli, 'predict': predict_cli, 'report': report_cli}
 
 def _usage():
@@ -190,7 +190,7 @@ def _usage():
 
 def _raise(msg): raise CliError(msg)
 
-# %% ../nbs/05_cli.ipynb #c9f2ba8d
+# %% ../nbs/05_cli.ipynb #a6b8065e
 def main(argv:list|None=None, # Arguments after `resnet-eva`; `None`: the command line's
         )->int: # Exit status
     "The `resnet-eva` console command"
