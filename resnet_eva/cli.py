@@ -96,22 +96,23 @@ def lr_find_cli(data:str=None, # CIFAR-10 folder, .tgz or pickle folder; default
 
 # %% ../nbs/05_cli.ipynb #6abffd85
 def predict_images(run_dir:Path|str, # A complete run folder
-                   images:list, # Image files, 32×32
-                  )->pd.DataFrame: # One row per image: image, label, probability
+                   images:list, # Image files of any size and mode (see `load_photo`)
+                  )->pd.DataFrame: # One row per image: image, label, probability, and how it was prepared
     "The class the run's network gives each image, and its probability"
     learn,_ = load_run(run_dir)
-    for o in images: load_cifar_image(o)  # a file that is not a 32×32 image gets an error that names it
-    with learn.no_bar(): probs,_ = learn.get_preds(dl=learn.dls.test_dl(images, num_workers=0))
+    photos = [load_photo(o) for o in images]  # an unreadable file gets an error that names it
+    with learn.no_bar(): probs,_ = learn.get_preds(dl=learn.dls.test_dl([np.asarray(im) for im,_ in photos], num_workers=0))
     p,i = probs.max(1)
-    return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i], probability=p.numpy()))
+    return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i], probability=p.numpy(),
+                             prepared=[d for _,d in photos]))
 
 # %% ../nbs/05_cli.ipynb #e1bf11e5
 @call_parse
 def predict_cli(run:str, # A run folder made by `resnet-eva train`
-                images:Annotated[str, "Image files (32×32)", {'nargs':'+'}]
+                images:Annotated[str, "Image files: photos of any size are cut to their centre square and resized to 32×32", {'nargs':'+'}]
                ):
     "Print the class and probability the run's network gives each image"
-    for r in predict_images(run, images).itertuples(): print(f"{r.image}: {r.label} ({r.probability:.1%})")
+    for r in predict_images(run, images).itertuples(): print(f"{r.image}: {r.label} ({r.probability:.1%}) [{r.prepared}]")
 
 # %% ../nbs/05_cli.ipynb #a9f2cba4
 report_files = ('loss_accuracy.png', 'misclassified.png', 'gradcam.png', 'confusion.png', 'class_accuracy.csv')
@@ -205,6 +206,6 @@ def main(argv:list|None=None, # Arguments after `resnet-eva`; `None`: the comman
         args = {k: v for k,v in vars(p.parse_args(rest)).items() if k not in ('pdb', 'xtra')}
         res = cmd(**args)
     except SystemExit as e: return e.code  # --help
-    except KeyboardInterrupt: _fail(f"{name}: interrupted"); return 130
+    except KeyboardInterrupt as e: _fail(f"{name}: {e or 'interrupted'}"); return 143 if 'SIGTERM' in str(e) else 130
     except (CliError, RunError, CifarDataError) as e: return _fail(f"{name}: error: {e}")
     return res if isinstance(res, int) else 0

@@ -16,7 +16,7 @@ from fastai.distributed import *
 from .data import *
 from .models import *
 import fastai, fastcore, torchvision, resnet_eva
-import atexit, contextlib, json, os, platform, random, socket, tempfile, time, warnings
+import atexit, contextlib, json, os, platform, random, signal, socket, sys, tempfile, threading, time, warnings
 from copy import deepcopy
 
 # %% ../nbs/02_learner.ipynb #62daf193
@@ -300,7 +300,7 @@ def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
         m = deepcopy(learn.model).to(_device(learn.dls)).train()
         opt = torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
         x = torch.randn(learn.dls.train.bs, 3, 32, 32, device=one_param(m).device)
-        y = torch.randint(0, 10, (len(x),), device=x.device)
+        y = torch.randint(0, get_c(learn.dls) or 10, (len(x),), device=x.device)  # as many classes as the data has
         def step():
             t = time.perf_counter()
             F.cross_entropy(m(x), y).backward(); opt.step(); opt.zero_grad()
@@ -388,27 +388,64 @@ def _save_final(learn, run_dir):
     atomic_write(run_dir/'loss_accuracy.png', partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
     _update_metrics(run_dir, status='complete', error=None)
 
-def _quiet(learn, quiet): return ContextManagers([learn.no_bar(), learn.no_logging()] if quiet else [])
 def _duration(s): return f'{s:.0f} s' if s < 90 else f'{s/60:.0f} min' if s < 5400 else f'{s/3600:.1f} h'
 
 # %% ../nbs/02_learner.ipynb #e5a634a2
+def _show(progress): return 'quiet' if not progress else 'bars' if IN_NOTEBOOK or sys.stdout.isatty() else 'lines'
+
+def _epoch_line(learn, log):
+    "Print one line for the `Recorder`'s `log` of an epoch"
+    vals = [f'{n} {v:.4f}' if isinstance(v, float) else f'{n} {v}' for n,v in zip(learn.recorder.metric_names[1:], log[1:])]
+    print(f"epoch {log[0]+1}/{learn.n_epoch}: " + ', '.join(vals), flush=True)
+
+def _progress(learn, mode):
+    "Show a fit as `mode` says: 'bars', 'lines' or 'quiet'"
+    if mode=='bars': return contextlib.nullcontext()
+    return ContextManagers([learn.no_bar(), learn.no_logging() if mode=='quiet' else
+                            contextmanager(replacing_yield)(learn, 'logger', partial(_epoch_line, learn))])
+
+# %% ../nbs/02_learner.ipynb #6d69a6ad
+def _interrupt(signum, frame): raise KeyboardInterrupt(signal.Signals(signum).name)
+
+@contextmanager
+def _sigterm_interrupts():
+    "Within, SIGTERM raises `KeyboardInterrupt`, as Ctrl-C does"
+    if threading.current_thread() is not threading.main_thread(): yield; return  # only the main thread may set handlers
+    old = signal.signal(signal.SIGTERM, _interrupt)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
+
+# %% ../nbs/02_learner.ipynb #e14c1e59
+def _kept(hist): return f"checkpoint.pth keeps epoch {len(hist.rows)-1}" if hist.rows else "no epoch finished"
+
+def _stopped(run_dir, hist, learn, e):
+    "The `RunError` for an exception `e` that stopped a fit, or `None` when it is not the data's fault"
+    err = data_error(e)
+    if err is None: return None
+    return RunError(f"training stopped in epoch {learn.epoch}: {err} {_kept(hist)}; then continue with "
+                    f"`resnet-eva train --resume {run_dir}`.")
+
+# %% ../nbs/02_learner.ipynb #6d94422b
 def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=None):
     learn.path,nan,hist = run_dir, StopOnNaN(), RunHistory(run_dir)
     _update_metrics(run_dir, status='running', pid=os.getpid(), host=socket.gethostname())
     try:
         if start_epoch < cfg['epochs']:
-            with _distrib(learn), _quiet(learn, not progress):
+            with _sigterm_interrupts(), _distrib(learn), _progress(learn, _show(progress)):
                 fit_course(learn, cfg['epochs'], cfg['lr_max'], cfg['div'], cfg['pct_start'], cfg['annihilate'], start_epoch=start_epoch,
                            cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')] + ([ResumeFrom(state)] if state else []) + L(cbs))
-    except KeyboardInterrupt:
-        _update_metrics(run_dir, status='interrupted', error='interrupted by the user (KeyboardInterrupt); resume it to continue')
-        _say(progress, f"\nInterrupted after {len(hist.rows)} epochs: continue with resume('{run_dir}') or `resnet-eva train --resume {run_dir}`.")
-        raise
+    except KeyboardInterrupt as e:
+        msg = (f"interrupted ({e or 'Ctrl-C'}) after {len(hist.rows)} of {cfg['epochs']} epochs: continue with "
+               f"`resnet-eva train --resume {run_dir}` or resume('{run_dir}')")
+        _update_metrics(run_dir, status='interrupted', error=msg)
+        raise KeyboardInterrupt(msg) from None
     except Exception as e:
-        _update_metrics(run_dir, status='failed', error=f'{type(e).__name__}: {e}'); raise
+        err = _stopped(run_dir, hist, learn, e)
+        _update_metrics(run_dir, status='failed', error=str(err) if err else f'{type(e).__name__}: {e}')
+        if err: raise err from None
+        raise
     if nan.reason:
-        last = f"checkpoint.pth keeps epoch {len(hist.rows)-1}" if hist.rows else "no epoch finished"
-        msg = f"training stopped: {nan.reason}; {last}. Train again with a lower lr_max than {cfg['lr_max']:.3g}."
+        msg = f"training stopped: {nan.reason}; {_kept(hist)}. Train again with a lower lr_max than {cfg['lr_max']:.3g}."
         _update_metrics(run_dir, status='failed', error=msg)
         raise RunError(msg)
     if rank_distrib(): return learn  # the records are rank 0's
@@ -425,10 +462,21 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
 
 # %% ../nbs/02_learner.ipynb #171fa1b7
 def _new_run_dir(out, arch):
+    "Create the run folder (checking that it can be written) and return it, and whether it was made here"
     d = Path(out) if out is not None else Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}"
     if d.exists() and (not d.is_dir() or any(d.iterdir())):
         raise RunError(f"{d} already exists and is not an empty folder: choose a new output folder, or continue the run in it with resume.")
-    return d
+    made = not d.exists()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=d).close()
+    except OSError as e:
+        raise RunError(f"the run folder {d} cannot be created or written ({e.strerror}): choose an output folder you can write to.") from None
+    return d, made
+
+def _unmake(d, made):
+    "Remove the run folder `d` if it was made for a run that did not start"
+    if made and d.is_dir() and not any(d.iterdir()): d.rmdir()
 
 def _say(progress, *args):
     if progress and not rank_distrib(): print(*args, flush=True)
@@ -442,14 +490,35 @@ def _say_estimate(learn, epochs, lr_find_iters):
 def _run_finder(learn, iters, progress):
     "LRMIN and LRMAX by the course's rule, and what a run folder keeps of them: config entry, curve, plot"
     t = time.perf_counter()
-    with _quiet(learn, not progress), _as_one_process(learn): lrr = lr_range(learn, iters)
+    with _progress(learn, 'quiet' if _show(progress)=='lines' else _show(progress)), _as_one_process(learn):
+        lrr = lr_range(learn, iters)  # with plain lines, the finder's one line is said below
     rec = dict(lrr._asdict(), iters=iters, seconds=round(time.perf_counter()-t, 1),
                rule="LRMIN: steepest fall of the loss before its minimum, over num_it//20 points (fastai's `steep`, windowed); LRMAX: the lowest loss (10x fastai's `minimum`)")
     curve = pd.DataFrame(dict(lr=learn.recorder.lrs, loss=[float(o) for o in learn.recorder.losses]))
-    _say(progress, f"LR finder: LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
+    _say(progress, f"LR finder: {iters} batches in {rec['seconds']} s: LRMIN {lrr.lr_min:.2e} (the loss falls fastest), "
+                   f"LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
     return lrr, rec, curve, plot_lr_range(learn, lrr)
 
 # %% ../nbs/02_learner.ipynb #f7fa23e1
+def _setup(kn, data, num_workers, lr_find_iters, progress, run_dir):
+    "The learner, configuration and LR-finder results of a new run; nothing is written yet"
+    epochs,bs,lr_max,div,annihilate = (kn[k] for k in ('epochs','bs','lr_max','div','annihilate'))
+    learn = _rank0_first(partial(_build, kn, data, num_workers))
+    src,dls,n = learn.dls.source, learn.dls, max(1, num_distrib())
+    if bs*n > len(dls.train_ds): raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
+    cfg = dict(kn, data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)), precision=learn.precision, processes=n,
+               device=device_name(torch.device(_device(dls))), versions=_versions(), created=time.strftime('%Y-%m-%d %H:%M:%S'))
+    _say(progress, f"Data: {src['name']} ({src['kind']}) at {src['path']}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images.")
+    if n > 1: _say(progress, f"{n} processes, each training on batches of {bs}: {bs*n} images a step.")
+    if progress and _device(dls).type=='cpu' and not rank_distrib(): _say_estimate(learn, epochs, lr_find_iters if lr_max is None else 0)
+    found = _on_rank0(partial(_run_finder, learn, lr_find_iters, progress)) if lr_max is None else None
+    if found: cfg.update(lr_max=found[0].lr_max, div=div or found[0].lr_max/found[0].lr_min, lr_find=found[1])
+    else: cfg.update(div=div or 25., lr_find=None)
+    cfg.update(lr_min=cfg['lr_max']/cfg['div'], div_final=1e5 if annihilate else cfg['div'])
+    _say(progress, f"One cycle over {epochs} epochs: {cfg['lr_min']:.2e} -> {cfg['lr_max']:.2e} -> {cfg['lr_max']/cfg['div_final']:.2e}. Run folder: {run_dir}")
+    return learn, cfg, found
+
+# %% ../nbs/02_learner.ipynb #78204e82
 def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-time>-<arch>
           data:Path|str|None=None, # CIFAR-10 folder, .tgz or pickle folder; `None`: `untar_data(URLs.CIFAR)`
           arch:str='custom', # 'custom' (the course's ResNet) or 'resnet18'
@@ -469,28 +538,16 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
           n_per_class:int|None=None, # Images of each class in each split, for quick runs; `None`: all
           num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
           lr_find_iters:int=100, # Batches the LR finder tries
-          progress:bool=True, # Show progress bars and say what the run does
+          progress:bool=True, # Say what the run does: bars in a terminal or notebook, a line an epoch into a file
           cbs:list|None=None, # Extra callbacks for the fit (tests, experiments)
          )->Learner:
     "Train with the course's recipe, recording everything in a new run folder"
     kn = {k: v for k,v in locals().items() if k in _knobs}
     check_recipe(**kn, lr_find_iters=lr_find_iters)
     _join_distrib()
-    run_dir = _on_rank0(partial(_new_run_dir, out, arch))
-    learn = _rank0_first(partial(_build, kn, data, num_workers))
-    src,dls,n = learn.dls.source, learn.dls, max(1, num_distrib())
-    if bs*n > len(dls.train_ds): raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
-    cfg = dict(kn, data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)), precision=learn.precision, processes=n,
-               device=device_name(torch.device(_device(dls))), versions=_versions(), created=time.strftime('%Y-%m-%d %H:%M:%S'))
-    _say(progress, f"Data: {src['name']} ({src['kind']}) at {src['path']}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images.")
-    if n > 1: _say(progress, f"{n} processes, each training on batches of {bs}: {bs*n} images a step.")
-    if progress and _device(dls).type=='cpu' and not rank_distrib(): _say_estimate(learn, epochs, lr_find_iters if lr_max is None else 0)
-    found = _on_rank0(partial(_run_finder, learn, lr_find_iters, progress)) if lr_max is None else None
-    if found: cfg.update(lr_max=found[0].lr_max, div=div or found[0].lr_max/found[0].lr_min, lr_find=found[1])
-    else: cfg.update(div=div or 25., lr_find=None)
-    cfg.update(lr_min=cfg['lr_max']/cfg['div'], div_final=1e5 if annihilate else cfg['div'])
-    _say(progress, f"One cycle over {epochs} epochs: {cfg['lr_min']:.2e} -> {cfg['lr_max']:.2e} -> {cfg['lr_max']/cfg['div_final']:.2e}. Run folder: {run_dir}")
-    if not rank_distrib(): run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir,made = _on_rank0(partial(_new_run_dir, out, arch))
+    try: learn,cfg,found = _setup(kn, data, num_workers, lr_find_iters, progress, run_dir)
+    except BaseException: _unmake(run_dir, made and not rank_distrib()); raise
     _write_json(run_dir/'config.json', cfg)
     if found:
         atomic_write(run_dir/'lr_find.csv', lambda f: found[2].to_csv(f, index=False))
@@ -506,6 +563,11 @@ def _alive(m):
     except PermissionError: return True
     return True
 
+def _stale(m):
+    "Does metrics `m` say 'running' for a process of this machine that is gone?"
+    return (m.get('status')=='running' and m.get('host')==socket.gethostname() and bool(m.get('pid'))
+            and m['pid']!=os.getpid() and not _alive(m))
+
 def _load_ckpt(fn, learn):
     state = torch.load(fn, map_location=_device(learn.dls), weights_only=False)
     learn.model.to(_device(learn.dls)).load_state_dict(state['model'])
@@ -520,6 +582,7 @@ def read_run(run_dir:Path|str, # A folder made by `train`
     if not d.is_dir(): raise RunError(f"{d} is not a run folder: it does not exist. Pass a folder made by `train` (resnet-eva train).")
     if not (d/'config.json').is_file(): raise RunError(f"{d} is not a run folder: it has no config.json. Pass a folder made by `train` (resnet-eva train).")
     m = json.loads((d/'metrics.json').read_text()) if (d/'metrics.json').exists() else dict(status='running', epochs=0)
+    if _stale(m): m |= dict(status='stale', error=f"process {m['pid']} on {m['host']} stopped without marking the run; resume it to continue")
     h = pd.read_csv(d/'history.csv') if (d/'history.csv').exists() else pd.DataFrame()
     return dict(dir=d, config=json.loads((d/'config.json').read_text()), metrics=m, history=h)
 
