@@ -11,7 +11,8 @@ custom ResNet at width 0.25 on the CPU, through the same `DataBlock` path, in th
 import argparse, os, platform, time
 import torch
 from resnet_eva.data import cifar_dls, cifar_items, cifar_source, check_images, _checked_file
-from resnet_eva.learner import cifar_learner, device_name
+from resnet_eva.learner import cifar_learner
+from resnet_eva.runs import device_name
 
 def cpu_s():
     "CPU seconds of this process and of its finished worker processes"

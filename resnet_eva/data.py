@@ -6,12 +6,12 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 
 # %% auto #0
 __all__ = ['cifar10_classes', 'CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'cifar_name',
-           'load_cifar_image', 'load_photo', 'PadCrop', 'Cutout', 'cifar_tfms', 'cifar_cache_file', 'cifar_tensors',
-           'DeviceDL', 'check_images', 'data_error', 'cifar_dls']
+           'load_cifar_image', 'load_photo', 'PadCrop', 'Cutout', 'cifar_tfms', 'cifar_cache_file', 'atomic_write',
+           'cifar_tensors', 'DeviceDL', 'check_images', 'data_error', 'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
-import hashlib, json, math, os, pickle, shutil, tarfile, tempfile, uuid, warnings, zlib
+import hashlib, json, math, os, pickle, shutil, tarfile, tempfile, warnings, zlib
 from PIL import ExifTags, ImageOps
 
 # %% ../nbs/00_data.ipynb #8f689521
@@ -20,7 +20,7 @@ class CifarDataError(ValueError):
 
 # %% ../nbs/00_data.ipynb #60998b64
 def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
-                    dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's data folder
+                    dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's
                    )->Path: # The folder holding the extracted files
     "Extract `fn` once into `dest/<archive name>` and return that folder"
     fn = Path(fn)
@@ -33,7 +33,8 @@ def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
         with tarfile.open(fn) as tf: tf.extractall(tmp, filter='data')
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CifarDataError(f"{fn} could not be extracted ({e}): it is truncated or not a .tgz archive; copy or download it again.") from None
+        raise CifarDataError(f"{fn} could not be extracted ({e}): it is truncated or not a .tgz archive; "
+                             "copy or download it again.") from None
     os.replace(tmp, target)
     return target
 
@@ -47,26 +48,29 @@ def _find_root(p:Path):
     subs = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith('.')]
     if len(subs)==1 and _kind(subs[0]): return subs[0]
 
-# %% ../nbs/00_data.ipynb #fd8090ac
+# %% ../nbs/00_data.ipynb #d66e7cfe
 def _untar_cifar():
     "CIFAR-10 through fastai, which finds `$FASTAI_HOME/data/cifar10` before trying to download"
     try: return untar_data(URLs.CIFAR)
     except Exception as e:
-        raise CifarDataError(f"CIFAR-10 is not in {fastai_path('data')/'cifar10'} and could not be downloaded ({type(e).__name__}: {e}); "
-                             "extract a copy there or pass the path of your copy.") from None
+        raise CifarDataError(f"CIFAR-10 is not in {fastai_path('data')/'cifar10'} and could not be downloaded "
+                             f"({type(e).__name__}: {e}); extract a copy there or pass the path of your copy."
+                            ) from None
 
-# %% ../nbs/00_data.ipynb #d66e7cfe
 def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `None`: `untar_data(URLs.CIFAR)`
                 )->tuple: # (folder to read, kind: 'folder', 'tgz' or 'pickle')
     "Resolve `path` to the CIFAR-10 folder to read and the kind of source it came from"
     p = _untar_cifar() if path is None else Path(path).expanduser()
-    if not p.exists(): raise CifarDataError(f"{p} does not exist: pass a CIFAR-10 folder (train/ and test/), a .tgz of one, or torchvision's cifar-10-batches-py folder.")
+    if not p.exists(): raise CifarDataError(f"{p} does not exist: pass a CIFAR-10 folder (train/ and test/), "
+                                            "a .tgz of one, or torchvision's cifar-10-batches-py folder.")
     given = 'tgz' if p.is_file() else None
     if p.is_file():
-        if not p.name.endswith(('.tgz', '.tar.gz', '.tar')): raise CifarDataError(f"{p} is a file but not a .tgz archive: pass a CIFAR-10 folder or a .tgz of one.")
+        if not p.name.endswith(('.tgz', '.tar.gz', '.tar')):
+            raise CifarDataError(f"{p} is a file but not a .tgz archive: pass a CIFAR-10 folder or a .tgz of one.")
         p = extract_archive(p)
     root = _find_root(p)
-    if root is None: raise CifarDataError(f"{p} has neither train/ and test/ folders nor torchvision's data_batch_1 and test_batch files: point at the folder that holds them.")
+    if root is None: raise CifarDataError(f"{p} has neither train/ and test/ folders nor torchvision's data_batch_1 "
+                                          "and test_batch files: point at the folder that holds them.")
     return root, given or _kind(root)
 
 # %% ../nbs/00_data.ipynb #ba63c45b
@@ -114,7 +118,8 @@ def _folder_items(root:Path, n_per_class=None):
 def _unpickle(fn:Path):
     try:
         with open(fn, 'rb') as f: return pickle.load(f, encoding='bytes')
-    except Exception as e: raise CifarDataError(f"{fn} could not be read as a CIFAR-10 pickle ({e}); download cifar-10-python.tar.gz again.") from None
+    except Exception as e: raise CifarDataError(f"{fn} could not be read as a CIFAR-10 pickle ({e}); "
+                                                "download cifar-10-python.tar.gz again.") from None
 
 def _pickle_items(root:Path, n_per_class=None):
     classes = [c.decode() for c in _unpickle(root/'batches.meta')[b'label_names']]
@@ -126,10 +131,10 @@ def _pickle_items(root:Path, n_per_class=None):
         for i,c in enumerate(classes): items += [(x, c, valid) for x in xs[ys==i][:n_per_class]]
     return items, classes
 
-# %% ../nbs/00_data.ipynb #b1f1be6e
+# %% ../nbs/00_data.ipynb #3023863e
 def cifar_items(root:Path, # A folder from `cifar_source`
                 kind:str, # Its kind: 'folder', 'tgz' or 'pickle'
-                n_per_class:int|None=None, # Keep the first `n_per_class` images of each class in each split; `None`: all
+                n_per_class:int|None=None, # The first `n_per_class` images of each class in each split; `None`: all
                )->tuple: # (items, class names)
     "Items `(image, class name, is_valid)` for every image of CIFAR-10 at `root`, grouped by class"
     return (_pickle_items if kind=='pickle' else _folder_items)(root, n_per_class)
@@ -159,8 +164,10 @@ def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC 
     "Open one CIFAR-10 image, converted to RGB, with an error that names a file that is not a 32×32 image"
     name = x if isinstance(x, (str,Path)) else 'an image array' if isinstance(x, np.ndarray) else 'an image'
     try: im = PILImage.create(x).convert('RGB')
-    except Exception as e: raise CifarDataError(f"{name} cannot be read as an image ({e}); replace or delete it (fastai's verify_images lists every such file).") from None
-    if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: resize it to 32×32 or remove it.")
+    except Exception as e: raise CifarDataError(f"{name} cannot be read as an image ({e}); replace or delete it "
+                                                "(fastai's verify_images lists every such file).") from None
+    if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: "
+                                                "resize it to 32×32 or remove it.")
     return PILImage(im)
 
 # %% ../nbs/00_data.ipynb #124b2f02
@@ -213,18 +220,19 @@ class PadCrop(RandTransform):
     order,split_idx = 20,0
     def __init__(self,
                  pad:int=4, # Pixels of padding on each side
-                 mode:str='zeros', # 'zeros' (black, as in the course) or 'reflection' (as in Page's recipe)
+                 pad_mode:str='zeros', # 'zeros' (black, as in the course) or 'reflection' (as in Page's recipe)
                 ):
-        if mode not in ('zeros','reflection'): raise ValueError(f"PadCrop mode must be 'zeros' or 'reflection', not {mode!r}.")
+        if pad_mode not in ('zeros','reflection'):
+            raise ValueError(f"PadCrop pad_mode must be 'zeros' or 'reflection', not {pad_mode!r}.")
         super().__init__(); store_attr()
 
     def encodes(self, x:TensorImage):
         b,c,h,w = x.shape
-        xp = F.pad(x, (self.pad,)*4, mode='constant' if self.mode=='zeros' else 'reflect')
+        xp = F.pad(x, (self.pad,)*4, mode='constant' if self.pad_mode=='zeros' else 'reflect')
         dy,dx = torch.randint(0, 2*self.pad+1, (2,b,1), device=x.device)
         rows,cols = dy+torch.arange(h, device=x.device), dx+torch.arange(w, device=x.device)
-        return xp[torch.arange(b, device=x.device)[:,None,None,None], torch.arange(c, device=x.device)[None,:,None,None],
-                  rows[:,None,:,None], cols[:,None,None,:]]
+        i,k = torch.arange(b, device=x.device),torch.arange(c, device=x.device)
+        return xp[i[:,None,None,None], k[None,:,None,None], rows[:,None,:,None], cols[:,None,None,:]]
 
 # %% ../nbs/00_data.ipynb #7853d3cb
 class Cutout(RandTransform):
@@ -238,7 +246,9 @@ class Cutout(RandTransform):
 
     def encodes(self, x:TensorImage):
         b,c,h,w = x.shape
-        if self.size > min(h,w): raise ValueError(f"Cutout size {self.size} is larger than the {h}×{w} images: use a size up to {min(h,w)}.")
+        if self.size > min(h,w):
+            raise ValueError(f"Cutout size {self.size} is larger than the {h}×{w} images: "
+                             f"use a size up to {min(h,w)}.")
         y0,x0 = (torch.randint(0, n-self.size+1, (b,1,1,1), device=x.device) for n in (h,w))
         r,k = torch.arange(h, device=x.device)[:,None], torch.arange(w, device=x.device)
         inside = (r>=y0) & (r<y0+self.size) & (k>=x0) & (k<x0+self.size)
@@ -264,6 +274,20 @@ def cifar_cache_file(root:Path, # A folder from `cifar_source`
     return d/f"{root.name}-{ifnone(n_per_class, 'all')}.pt"
 
 # %% ../nbs/00_data.ipynb #8cfbd642
+def atomic_write(fn:Path|str, # The file to (re)write
+                 write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
+                ):
+    "Write `fn` through a temporary file and an atomic rename, so readers see the old file or the new one; rank 0 only"
+    if rank_distrib(): return  # the other processes of a distributed run write nothing
+    fn = Path(fn)
+    tmp = fn.with_name(f'.{fn.name}.{os.getpid()}.tmp')
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.replace(tmp, fn)
+    finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_data.ipynb #7d03e8db
 def _cache_key(root:Path, kind:str, n_per_class, items:list)->dict:
     h = hashlib.sha1()
     for i,(x,c,v) in enumerate(items): h.update(f"{x.name if isinstance(x, Path) else i}\t{c}\t{v}\n".encode())
@@ -278,25 +302,21 @@ def _read_cache(fn:Path, key:dict):
     return c if isinstance(c, dict) and c.get('key')==key else None
 
 def _write_cache(c:dict, fn:Path):
-    tmp = fn.with_name(f".{fn.name}-{uuid.uuid4().hex[:8]}")
-    try:
-        torch.save(c, tmp)
-        os.replace(tmp, fn)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
+    try: atomic_write(fn, partial(torch.save, c))
+    except (OSError, RuntimeError) as e:  # torch.save raises RuntimeError for a missing folder or a full disk
         warnings.warn(f"{fn} could not be written ({e}); the images will be decoded again next time.")
 
 # %% ../nbs/00_data.ipynb #6591dadb
 def _decode(items:list)->Tensor:
     return torch.from_numpy(np.stack([np.asarray(load_cifar_image(o[0])) for o in items])).permute(0,3,1,2).contiguous()
 
-# %% ../nbs/00_data.ipynb #b53c1dbe
+# %% ../nbs/00_data.ipynb #5c63598f
 def cifar_tensors(root:Path, # A folder from `cifar_source`
                   kind:str, # Its kind: 'folder', 'tgz' or 'pickle'
                   n_per_class:int|None=None, # As in `cifar_items`
                   cache:Path|str|None=None, # Cache file; `None`: `cifar_cache_file(root, n_per_class)`
                  )->dict: # images (N,3,32,32) uint8, labels (N,) int64 into vocab, is_valid (N,) bool, vocab, source
-    "The images of `cifar_items(root, kind, n_per_class)` as tensors, in the same order, decoded once and then read from `cache`"
+    "The images of `cifar_items(root, kind, n_per_class)` as tensors, in order; decoded once, then read from `cache`"
     items,vocab = cifar_items(root, kind, n_per_class)
     fn,key = Path(ifnone(cache, cifar_cache_file(root, n_per_class))),_cache_key(root, kind, n_per_class, items)
     c = _read_cache(fn, key)
@@ -308,38 +328,13 @@ def cifar_tensors(root:Path, # A folder from `cifar_source`
                 source=_source(root, kind, items, vocab))
 
 # %% ../nbs/00_data.ipynb #0db37278
-class DeviceDL(TfmdDL):
-    "A `TfmdDL` whose batches index `images` and `labels` (kept on the device) with the positions its items hold"
-    def __init__(self,
-                 dataset, # A `Datasets` whose items are positions in `images` and `labels`
-                 images:Tensor, # uint8 (N,3,H,W), on the device
-                 labels:Tensor, # int64 (N,), on the device
-                 **kwargs):
-        super().__init__(dataset, **merge(kwargs, dict(num_workers=0)))
-        store_attr('images,labels')
-        its = getattr(dataset, 'items', None)
-        self.pos = tensor(list(its)).to(images.device) if its is not None and len(its) and isinstance(its[0], int) else None
-
-    def new(self, dataset=None, cls=None, **kwargs):
-        return super().new(dataset, cls, **merge(dict(images=self.images, labels=self.labels), kwargs))
-
-    def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu(), 'labels': self.labels[:0].clone().cpu(), 'pos': None}
-
-    def get_idxs(self): return (torch.randperm(self.n) if self.shuffle else torch.arange(self.n)).tolist()
-
-    def create_batches(self, samps):
-        if self.pos is None: return super().create_batches(samps)
-        pos = self.pos[torch.tensor(list(samps), dtype=torch.long, device=self.pos.device)]
-        return ((TensorImage(self.images[b]), TensorCategory(self.labels[b])) for b in pos.split(self.bs)
-                if len(b)==self.bs or not self.drop_last)
-
-# %% ../nbs/00_data.ipynb #3f98c761
 class _CacheImage(Transform):
     "Image `i` of `images`; a file, array or PIL image is read with `load_cifar_image`"
     input_types = (int, Path, str, np.ndarray, Image.Image)  # what `test_dl` accepts as items
     def __init__(self, images): super().__init__(); store_attr()
     def encodes(self, i:int): return TensorImage(self.images[i])
-    def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu()}  # see "Exporting"; a view would pickle all the storage
+    # see "Exporting"; a view would pickle all the storage
+    def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu()}
     def encodes(self, x:Path|str|np.ndarray|Image.Image): return TensorImage(image2tensor(load_cifar_image(x)))
 
 class _CacheLabel(Categorize):
@@ -350,11 +345,43 @@ class _CacheLabel(Categorize):
     def encodes(self, i:int): return TensorCategory(self.labels[i])
     def __getstate__(self): return {**self.__dict__, 'labels': self.labels[:0].clone().cpu()}
 
-# %% ../nbs/00_data.ipynb #21cec903
-def _check_bs(bs, n_train):
-    if bs > n_train: raise CifarDataError(f"bs={bs} is larger than the {n_train} training images: pass a smaller bs or a larger n_per_class.")
+# %% ../nbs/00_data.ipynb #3f98c761
+class DeviceDL(TfmdDL):
+    "A `TfmdDL` whose batches index `images` and `labels` (kept on the device) with the positions its items hold"
+    def __init__(self,
+                 dataset, # A `Datasets` whose items are positions in `images` and `labels`
+                 images:Tensor, # uint8 (N,3,H,W), on the device
+                 labels:Tensor, # int64 (N,), on the device
+                 **kwargs):
+        super().__init__(dataset, **merge(kwargs, dict(num_workers=0)))
+        store_attr('images,labels')
+        its = getattr(dataset, 'items', None)
+        positions = its is not None and len(its) and isinstance(its[0], int)
+        self.pos = tensor(list(its)).to(images.device) if positions else None
 
-def _device_dls(root, kind, n_per_class, bs, device, tfms):
+    def new(self, dataset=None, cls=None, **kwargs):
+        return super().new(dataset, cls, **merge(dict(images=self.images, labels=self.labels), kwargs))
+
+    def __getstate__(self):
+        return {**self.__dict__, 'pos': None, **{k: getattr(self, k)[:0].clone().cpu() for k in ('images','labels')}}
+
+    def get_idxs(self): return (torch.randperm(self.n) if self.shuffle else torch.arange(self.n)).tolist()
+
+    def create_batches(self, samps):
+        if self.pos is None: return super().create_batches(samps)
+        pos = self.pos[torch.tensor(list(samps), dtype=torch.long, device=self.pos.device)]
+        return ((TensorImage(self.images[b]), TensorCategory(self.labels[b])) for b in pos.split(self.bs)
+                if len(b)==self.bs or not self.drop_last)
+
+# %% ../nbs/00_data.ipynb #c5a4221f
+def _check_bs(bs, n_train):
+    if bs > n_train: raise CifarDataError(f"bs={bs} is larger than the {n_train} training images: "
+                                          "pass a smaller bs or a larger n_per_class.")
+
+
+
+# %% ../nbs/00_data.ipynb #dfc5273c
+def _device_dls(root, kind, n_per_class, bs, device, tfms, **kwargs):
     t = cifar_tensors(root, kind, n_per_class)
     _check_bs(bs, int((~t['is_valid']).sum()))
     device = ifnone(device, default_device())
@@ -362,7 +389,7 @@ def _device_dls(root, kind, n_per_class, bs, device, tfms):
     splits = [torch.where(m)[0].tolist() for m in (~t['is_valid'], t['is_valid'])]
     dsets = Datasets(range(len(x.images)), [[x], [y]], splits=splits)
     dls = dsets.dataloaders(bs=bs, dl_type=DeviceDL, device=device, images=x.images, labels=y.labels,
-                            after_batch=[IntToFloatTensor(), *tfms])
+                            after_batch=[IntToFloatTensor(), *tfms], **kwargs)
     dls.source = t['source']
     return dls
 
@@ -383,13 +410,12 @@ def check_images(items:list, # Items from `cifar_items`
     for msg in parallel(_first_bad, [fns[i:i+n] for i in range(0, len(fns), n)], n_workers=n_workers, progress=False):
         if msg: raise CifarDataError(msg)
 
-# %% ../nbs/00_data.ipynb #cac139bf
+# %% ../nbs/00_data.ipynb #1ff30a28
 def _checked_file(root, n_per_class): return cifar_cache_file(root, n_per_class).with_suffix('.checked')
 
 def _mark_checked(fn:Path, key:str):
-    tmp = fn.with_name(f".{fn.name}-{uuid.uuid4().hex[:8]}")
-    try: tmp.write_text(key); os.replace(tmp, fn)
-    except OSError: tmp.unlink(missing_ok=True)  # not remembered: the images are checked again next time
+    try: atomic_write(fn, lambda f: Path(f).write_text(key))
+    except OSError: pass  # not remembered: the images are checked again next time
 
 def _check_once(root, kind, n_per_class, items, n_workers):
     if kind=='pickle': return  # arrays, already decoded
@@ -412,27 +438,38 @@ def data_error(e:BaseException, # An exception raised while training or predicti
         if isinstance(e, CifarDataError): return e
         e = e.__cause__ or e.__context__
 
-# %% ../nbs/00_data.ipynb #05566ceb
-@delegates(cifar_tfms)
+# %% ../nbs/00_data.ipynb #f24dd337
+@delegates(DataLoaders.from_dblock, keep=True)
 def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`: `untar_data(URLs.CIFAR)`
               bs:int=512, # Batch size (the assignment's 512)
-              n_per_class:int|None=None, # First `n_per_class` images of each class, for tests and quick runs; `None`: all
+              n_per_class:int|None=None, # The first `n_per_class` images of each class, for quick runs; `None`: all
               num_workers:int|None=None, # Decoding processes of the `DataBlock` path and its check; `None`: one per CPU
               device=None, # Where batches (and so the augmentations) go; `None`: the GPU if there is one
-              on_device:bool|None=None, # Serve batches from tensors kept on `device` (`DeviceDL`); `None`: when `device` is a GPU
-              **kwargs
-             )->DataLoaders:
+              on_device:bool|None=None, # Batches from tensors kept on `device`; `None`: on a GPU, unless `item_tfms`
+              pad:int=4, # `PadCrop` padding; 0 to skip
+              pad_mode:str='zeros', # `PadCrop` mode: 'zeros' or 'reflection'
+              flip:bool=True, # Random horizontal flip
+              cutout:int=8, # `Cutout` square side; 0 to skip
+              stats:tuple=cifar_stats, # (mean, std) for `Normalize`
+              item_tfms:list|None=None, # Transforms of each image once read (the `DataBlock` path only)
+              batch_tfms:list|None=None, # Batch transforms after `IntToFloatTensor`; `None`: `cifar_tfms` of the above
+              **kwargs, # Passed to the `DataLoaders`, e.g. `shuffle`, `drop_last`, `val_bs`, `pin_memory`
+             )->DataLoaders: # With `dls.source`: the folder, its kind, and the name to report the data under
     "`DataLoaders` of CIFAR-10 (or a folder in its layout): train on the training images, validate on the test images"
     root,kind = cifar_source(path)
-    if on_device is None: on_device = torch.device(ifnone(device, default_device())).type == 'cuda'
-    if on_device: return _device_dls(root, kind, n_per_class, bs, device, cifar_tfms(**kwargs))
+    if on_device is None: on_device = item_tfms is None and torch.device(ifnone(device, default_device())).type=='cuda'
+    if on_device and item_tfms is not None:
+        raise CifarDataError("item_tfms cannot run on the device path, whose batches are made from tensors, "
+                             "not images: pass on_device=False, or give them as batch_tfms.")
+    batch_tfms = listify(ifnone(batch_tfms, cifar_tfms(pad, pad_mode, flip, cutout, stats)))
+    if on_device: return _device_dls(root, kind, n_per_class, bs, device, batch_tfms, **kwargs)
     items,vocab = cifar_items(root, kind, n_per_class)
     _check_bs(bs, sum(not o[2] for o in items))
     num_workers = ifnone(num_workers, defaults.cpus)
     _check_once(root, kind, n_per_class, items, num_workers)
-    dblock = DataBlock(blocks=(TransformBlock(type_tfms=load_cifar_image, batch_tfms=IntToFloatTensor), CategoryBlock(vocab=vocab)),
-                       get_x=ItemGetter(0), get_y=ItemGetter(1), splitter=FuncSplitter(ItemGetter(2)),
-                       batch_tfms=cifar_tfms(**kwargs))
-    dls = dblock.dataloaders(items, bs=bs, num_workers=num_workers, device=device)
+    image = TransformBlock(type_tfms=load_cifar_image, batch_tfms=IntToFloatTensor)
+    dblock = DataBlock(blocks=(image, CategoryBlock(vocab=vocab)), get_x=ItemGetter(0), get_y=ItemGetter(1),
+                       splitter=FuncSplitter(ItemGetter(2)), item_tfms=item_tfms, batch_tfms=batch_tfms)
+    dls = dblock.dataloaders(items, bs=bs, num_workers=num_workers, device=device, **kwargs)
     dls.source = _source(root, kind, items, vocab)
     return dls

@@ -100,7 +100,7 @@ def _blocks(m, prefix=''):
         if type(c) is nn.Sequential: yield from _blocks(c, f'{name}.')
         else: yield name, c
 
-# %% ../nbs/01_models.ipynb #d5db144d
+# %% ../nbs/01_models.ipynb #eff83e5e
 def model_summary(model:nn.Module, # the network to describe
                   size:tuple=(1,3,32,32)): # shape of the dummy input batch
     "DataFrame of `model`'s blocks with output shape (batch dim dropped) and params; total in `.attrs['total_params']`"
@@ -114,6 +114,7 @@ def model_summary(model:nn.Module, # the network to describe
         shapes = [tuple(o.shape[1:]) for o in hooks.stored]
     finally:
         for m,t in modes.items(): m.training = t
-    df = pd.DataFrame(dict(layer=names, output_shape=shapes, params=[sum(p.numel() for p in m.parameters()) for m in mods]))
+    params = [sum(p.numel() for p in m.parameters()) for m in mods]
+    df = pd.DataFrame(dict(layer=names, output_shape=shapes, params=params))
     df.attrs['total_params'] = sum(p.numel() for p in model.parameters())
     return df

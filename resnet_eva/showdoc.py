@@ -38,7 +38,8 @@ class TableRenderer(ShowDocRenderer):
         if not isinstance(res, tuple): return ''
         _,py,gh = res
         line = _lineno(nm, py)
-        return f'[source]({gh}{f"#L{line}" if line else ""})' + '{target="_blank" style="float:right; font-size:smaller"}\n\n'
+        style = '{target="_blank" style="float:right; font-size:smaller"}'
+        return f'[source]({gh}{f"#L{line}" if line else ""})' + style + '\n\n'
 
     def _repr_markdown_(self):
         md = '---\n\n' + self._source() + f"{'#'*self.title_level} {self.nm.replace('_', chr(92)+'_')}\n\n"
