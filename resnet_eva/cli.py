@@ -11,8 +11,6 @@ __all__ = ['commands', 'train_cli', 'lr_find_cli', 'predict_cli', 'report_cli', 
 import warnings
 # fastai's layers call `torch.jit.script` on import, which recent PyTorch answers with a FutureWarning on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-
-# %% ../nbs/05_cli.ipynb #f8a666c1
 from fastcore.script import *
 from fastai.vision.all import *
 from .data import *
@@ -25,7 +23,8 @@ from typing import Annotated
 
 # %% ../nbs/05_cli.ipynb #2c05fe82
 def _fail(msg):
-    if not rank_distrib(): print(f"resnet-eva {msg}", file=sys.stderr)  # under torchrun every process fails alike: say it once
+    # under torchrun every process fails alike: say it once
+    if not rank_distrib(): print(f"resnet-eva {msg}", file=sys.stderr)
     return 1
 
 # %% ../nbs/05_cli.ipynb #4b392811
@@ -41,7 +40,8 @@ def _value(v:str):
 def _add_settings(p):
     g = p.add_argument_group("settings (each changes the recipe's value)")
     for k,s in settings.items():
-        g.add_argument('--'+k.replace('_','-'), dest=k, type=_value, default=argparse.SUPPRESS, help=f"{s.doc} (session9: {s.value})")
+        g.add_argument('--'+k.replace('_','-'), dest=k, type=_value, default=argparse.SUPPRESS,
+                       help=f"{s.doc} (session9: {s.value})")
 
 # %% ../nbs/05_cli.ipynb #e1d82fc9
 @delegates(train, but=['progress', 'cbs'], keep=True)
@@ -97,7 +97,8 @@ commands = {'train': train_cli, 'lr-find': lr_find_cli, 'predict': predict_cli, 
 
 def _usage():
     return '\n'.join(["usage: resnet-eva {" + ','.join(commands) + "} ...", ""] +
-                     [f"  {n:8}  {f.__doc__}" for n,f in commands.items()] + ["", "`resnet-eva COMMAND --help` lists a command's options."])
+                     [f"  {n:8}  {f.__doc__}" for n,f in commands.items()] +
+                     ["", "`resnet-eva COMMAND --help` lists a command's options."])
 
 def _raise(msg): raise CliError(msg)
 

@@ -6,8 +6,8 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 
 # %% auto #0
 __all__ = ['cifar10_classes', 'CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'cifar_name',
-           'load_cifar_image', 'load_photo', 'PadCrop', 'Cutout', 'cifar_tfms', 'cifar_cache_file', 'atomic_write',
-           'cifar_tensors', 'DeviceDL', 'check_images', 'data_error', 'cifar_dls']
+           'load_cifar_image', 'load_photo', 'PadCrop', 'FlipLR', 'Cutout', 'cifar_tfms', 'cifar_cache_file',
+           'atomic_write', 'cifar_tensors', 'DeviceDL', 'check_images', 'data_error', 'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
@@ -234,7 +234,17 @@ class PadCrop(RandTransform):
         i,k = torch.arange(b, device=x.device),torch.arange(c, device=x.device)
         return xp[i[:,None,None,None], k[None,:,None,None], rows[:,None,:,None], cols[:,None,None,:]]
 
-# %% ../nbs/00_data.ipynb #7853d3cb
+# %% ../nbs/00_data.ipynb #a970630a
+class FlipLR(Transform):
+    "Mirror each image of a training batch left to right with probability `p`"
+    order,split_idx = 30,0
+    def __init__(self,
+                 p:float=0.5, # Probability that an image is mirrored
+                ): super().__init__(); store_attr()
+    def encodes(self, x:TensorImage):
+        return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < self.p, x.flip(-1), x)
+
+# %% ../nbs/00_data.ipynb #395d91ce
 class Cutout(RandTransform):
     "Fill one `size`×`size` square per image, at a random place inside the image, with `fill`"
     order,split_idx = 40,0
@@ -242,7 +252,13 @@ class Cutout(RandTransform):
                  size:int=8, # Side of the square in pixels (the ResNet18 session used 16)
                  fill:list=cifar_stats[0], # Per-channel fill value: the dataset mean, which is 0 after `Normalize`
                 ):
-        super().__init__(); store_attr()
+        super().__init__(); store_attr(); self._fills = {}
+
+    def _fill_like(self, x):
+        "`fill` as a (1,c,1,1) tensor on `x`'s device: copied there once, not in every batch"
+        k = (x.device, x.dtype)
+        if k not in self._fills: self._fills[k] = x.new_tensor(self.fill).view(1,-1,1,1)
+        return self._fills[k]
 
     def encodes(self, x:TensorImage):
         b,c,h,w = x.shape
@@ -252,7 +268,7 @@ class Cutout(RandTransform):
         y0,x0 = (torch.randint(0, n-self.size+1, (b,1,1,1), device=x.device) for n in (h,w))
         r,k = torch.arange(h, device=x.device)[:,None], torch.arange(w, device=x.device)
         inside = (r>=y0) & (r<y0+self.size) & (k>=x0) & (k<x0+self.size)
-        return torch.where(inside, x.new_tensor(self.fill).view(1,c,1,1), x)
+        return torch.where(inside, self._fill_like(x), x)
 
 # %% ../nbs/00_data.ipynb #b0297b6a
 def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
@@ -262,7 +278,7 @@ def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
                stats:tuple=cifar_stats, # (mean, std) for `Normalize`
               )->list: # Batch transforms for a `DataBlock`
     "The course's batch augmentations: pad-crop, flip, cutout, then normalise"
-    return ([PadCrop(pad, pad_mode)] if pad else []) + ([Flip()] if flip else []) + \
+    return ([PadCrop(pad, pad_mode)] if pad else []) + ([FlipLR()] if flip else []) + \
            ([Cutout(cutout, stats[0])] if cutout else []) + [Normalize.from_stats(*stats)]
 
 # %% ../nbs/00_data.ipynb #5c64781f

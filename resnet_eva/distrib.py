@@ -15,14 +15,15 @@ import atexit, contextlib, os
 
 # %% ../nbs/02a_distrib.ipynb #993d580d
 def join_distrib():
-    "Join the other processes of a distributed launch: NCCL on this process's GPU (fastai's `setup_distrib`), gloo on the CPU"
+    "Join the other processes of a distributed launch: NCCL on this GPU (fastai's `setup_distrib`), gloo on the CPU"
     if num_distrib() <= 1 or torch.distributed.is_initialized(): return
     if torch.cuda.is_available(): setup_distrib(int(os.environ.get('LOCAL_RANK', 0)))
     else: torch.distributed.init_process_group('gloo')
     atexit.register(teardown_distrib)
 
 # %% ../nbs/02a_distrib.ipynb #a1a53a41
-def on_rank0(f):
+def on_rank0(f:Callable, # What to run once; it takes no arguments
+            ):
     "`f()` run by rank 0 alone and its result given to every process; an error it raises is raised by every process"
     if num_distrib() <= 1: return f()
     res = [None]
@@ -34,7 +35,8 @@ def on_rank0(f):
     if err is not None: raise err
     return out
 
-def rank0_first(f):
+def rank0_first(f:Callable, # What every process runs, rank 0 before the others
+               ):
     "`f()` on rank 0, then on the other processes"
     if not rank_distrib(): res = f()
     distrib_barrier()
@@ -43,18 +45,21 @@ def rank0_first(f):
 
 # %% ../nbs/02a_distrib.ipynb #6372ea90
 @contextmanager
-def as_one_process(learn):
-    "Rank 0 of a distributed run alone, as if it were the only process, on batches as large as all the processes' together"
+def as_one_process(learn:Learner, # The learner of rank 0
+                  ):
+    "Rank 0 alone, as if it were the only process, on batches as large as all the processes' together"
     n = num_distrib()
     if n <= 1: yield; return
     dl = learn.dls.loaders[0]
     learn.dls.loaders[0] = dl.new(bs=dl.bs*n)
     try:
-        with modified_env(WORLD_SIZE='1'): yield  # fastai's `maybe_gather` and `distrib_barrier` then wait for no other process
+        # fastai's `maybe_gather` and `distrib_barrier` then wait for no other process
+        with modified_env(WORLD_SIZE='1'): yield
     finally: learn.dls.loaders[0] = dl
 
 # %% ../nbs/02a_distrib.ipynb #86d04958
-def distrib_fit(learn):
+def distrib_fit(learn:Learner, # The learner to fit
+               ):
     "fastai's `distrib_ctx` when launched on several processes; nothing otherwise"
     if num_distrib() <= 1: return contextlib.nullcontext()
     return learn.distrib_ctx(sync_bn=False, cpu=learn.dls.device is None or torch.device(learn.dls.device).type=="cpu")

@@ -1,5 +1,4 @@
-"""Class activation maps for any stage of the networks, on fastai hooks and through pytorch-grad-cam,
-with checks that they show what the network uses
+"""Class activation maps on fastai hooks and pytorch-grad-cam, with tests that they show what the network uses
 
 Docs: https://resnet-eva.github.io/resnet_eva/gradcam.html.md"""
 

@@ -1,4 +1,4 @@
-"""What a trained run gets wrong: one validation pass for the gallery, confusion and per-class accuracy; `report`, `predict_images` and the results table
+"""What a trained run gets wrong, from one validation pass; `report`, `predict_images` and the results table
 
 Docs: https://resnet-eva.github.io/resnet_eva/interpret.html.md"""
 
@@ -51,7 +51,8 @@ def __getitem__(self:CifarInterpretation,
     if isinstance(idxs, Tensor): idxs = idxs.tolist()
     if not is_listy(idxs): idxs = [idxs]
     xb = self.dl.do_batch([self.dl.do_item(i) for i in idxs])
-    self.dl.after_batch.split_idx = getattr(self.dl.dataset, 'split_idx', None)  # as `before_iter` would: no augmentation on valid
+    # as `before_iter` would: no augmentation on valid
+    self.dl.after_batch.split_idx = getattr(self.dl.dataset, 'split_idx', None)
     xb = self.dl.after_batch(to_device(xb, self.dl.device))
     return (xb[0],), self.preds[idxs], self.targs[idxs], self.decoded[idxs], self.losses[idxs]
 
@@ -67,7 +68,8 @@ def confusion_matrix(self:CifarInterpretation):
 def class_accuracy(self:CifarInterpretation)->pd.DataFrame:
     "Accuracy of each class: correct, total and their ratio, one row per class"
     cm = self.confusion_matrix()
-    return pd.DataFrame(dict(cls=list(self.vocab), correct=cm.diagonal(), total=cm.sum(1), accuracy=cm.diagonal()/cm.sum(1)))
+    return pd.DataFrame(dict(cls=list(self.vocab), correct=cm.diagonal(), total=cm.sum(1),
+                             accuracy=cm.diagonal()/cm.sum(1)))
 
 # %% ../nbs/04_interpret.ipynb #edf7ea6b
 @patch
@@ -103,16 +105,17 @@ def images(self:CifarInterpretation,
     "The images at `idxs` as a uint8 batch (B,3,H,W), as they were before normalisation"
     (xb,),*_ = self[idxs]
     norm = first(t for t in self.dl.after_batch if isinstance(t, Normalize))
-    return (norm.decode(xb)*255).round().clamp(0, 255).to(torch.uint8)  # fastai's decode truncates: 5 can come back as 4
+    # fastai's decode truncates: 5 can come back as 4
+    return (norm.decode(xb)*255).round().clamp(0, 255).to(torch.uint8)
 
-# %% ../nbs/04_interpret.ipynb #cab6612c
+# %% ../nbs/04_interpret.ipynb #5f9fb9cb
 @patch
 def plot_misclassified(self:CifarInterpretation,
                        k:int=10, # How many images, as in fastai's `plot_top_losses`
                        ncols:int=5, # Images per row
                        figsize:tuple|None=None, # Figure size in inches; `None`: 2.4 a column, 3.1 a row
                       )->plt.Figure:
-    "The `k` misclassified images with the highest loss, captioned with the predicted and true class and their probabilities"
+    "The `k` misclassified images with the highest loss, captioned with both classes and their probabilities"
     idx = self.misclassified(k)
     ims = self.images(idx)
     nrows = math.ceil(len(idx)/ncols)
@@ -127,17 +130,21 @@ def plot_misclassified(self:CifarInterpretation,
     return fig
 
 # %% ../nbs/04_interpret.ipynb #1ebe751b
-_not_recipe = {'seed', 'arch', 'width', 'n_per_class', 'precision'}  # shown in their own columns, or not a choice of recipe
+# shown in their own columns, or not a choice of recipe
+_not_recipe = {'seed', 'arch', 'width', 'n_per_class', 'precision'}
 
 def _changes(c):
     "The settings of the run config `c` that differ from its recipe's, as 'name=value'"
     base = recipes.get(c.get('recipe', 'session9'), {})
-    return ', '.join(f'{k}={c[k]}' for k in base if k not in _not_recipe and k in c and c[k]!=base[k] and base[k] is not None)
+    return ', '.join(f'{k}={c[k]}' for k in base
+                     if k not in _not_recipe and k in c and c[k]!=base[k] and base[k] is not None)
 
 def _run_row(run):
     c,m = run['config'],run['metrics']
-    net = {'custom': 'custom ResNet', 'resnet18': 'ResNet18'}.get(c['arch'], c['arch']) + (f" ×{c['width']}" if c['width']!=1 else '')
-    return dict(recipe=c.get('recipe', 'session9') + (f" ({ch})" if (ch := _changes(c)) else ''), network=net, epochs=c['epochs'],
+    net = ({'custom': 'custom ResNet', 'resnet18': 'ResNet18'}.get(c['arch'], c['arch'])
+           + (f" ×{c['width']}" if c['width']!=1 else ''))
+    return dict(recipe=c.get('recipe', 'session9') + (f" ({ch})" if (ch := _changes(c)) else ''), network=net,
+                epochs=c['epochs'],
                 data=c['data']['name'] + ('' if c.get('n_per_class') is None else f", {c['n_per_class']} per class"),
                 device=f"{c['device']}, {c['precision']}", seed=c['seed'], accuracy=m['accuracy'], wall_s=m['wall_s'])
 
@@ -151,7 +158,8 @@ def results_table(folder:Path|str, # A folder of run folders (e.g. the repo's `r
     g = rows.groupby(['recipe','network','data','device'], sort=False)
     res = g.agg(runs=('seed','size'), seeds=('seed', lambda s: ' '.join(map(str, sorted(s)))),
                 acc_mean=('accuracy','mean'), acc_std=('accuracy','std'), wall_s=('wall_s','mean')).reset_index()
-    res['accuracy'] = [f'{100*m:.2f}%' + ('' if n<2 else f' ± {100*s:.2f}') for m,s,n in zip(res.acc_mean, res.acc_std, res.runs)]
+    res['accuracy'] = [f'{100*m:.2f}%' + ('' if n<2 else f' ± {100*s:.2f}')
+                       for m,s,n in zip(res.acc_mean, res.acc_std, res.runs)]
     res['time per run'] = [f'{s:.0f} s' if s < 600 else f'{s/60:.0f} min' for s in res.wall_s]
     return res[['recipe','network','data','device','seeds','accuracy','time per run']]
 
@@ -174,7 +182,7 @@ def _report_learner(run_dir, data, num_workers):
     learn.dls = cifar_dls(path, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers)
     return learn, run
 
-# %% ../nbs/04_interpret.ipynb #db60e96c
+# %% ../nbs/04_interpret.ipynb #d3096db1
 def _confusion(interp, title):
     interp.plot_confusion_matrix(title=title, figsize=(7,7))
     fig = plt.gcf(); fig.tight_layout()
@@ -188,7 +196,7 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
            num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
            progress:bool=True, # Show the validation pass's progress bar
           )->pd.DataFrame: # Per-class accuracy: cls, correct, total, accuracy
-    "Write the run's curves, misclassified images, GradCAM maps, confusion matrix and per-class accuracy into its folder"
+    "Write the run's curves, misclassified images, GradCAM maps, confusion matrix and class accuracy into its folder"
     if not (isinstance(k, int) and k >= 1): raise RunError(f"k must be a positive whole number, got {k!r}.")
     learn,run = _report_learner(run_dir, data, num_workers)
     d,r = run['dir'],_run_row(run)
@@ -199,11 +207,15 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
     acc = df.correct.sum()/df.total.sum()
     figs = {'loss_accuracy.png': plot_history(run['history'], f'Training history: {what}'),
             'misclassified.png': _titled(interp.plot_misclassified(k),
-                                         f'The {len(idx)} misclassified validation images with the highest loss\n{what}'),
+                                         f'The {len(idx)} misclassified validation images with the highest loss'
+                                         f'\n{what}'),
             'gradcam.png': _titled(learn.show_cams(xb, dict(pred=decoded, true=targs)),
-                                   f'Where the network finds evidence for its prediction (pred) and for the label (true)\n{what}'),
-            'confusion.png': _confusion(interp, f'Confusion matrix, {df.total.sum()} validation images, accuracy {acc:.2%}\n{what}')}
-    for fn,fig in figs.items(): atomic_write(d/fn, partial(fig.savefig, format='png', dpi=100, bbox_inches='tight')); plt.close(fig)
+                                   'Where the network finds evidence for its prediction (pred) and for the label (true)'
+                                   f'\n{what}'),
+            'confusion.png': _confusion(interp, f'Confusion matrix, {df.total.sum()} validation images, '
+                                                f'accuracy {acc:.2%}\n{what}')}
+    for fn,fig in figs.items():
+        atomic_write(d/fn, partial(fig.savefig, format='png', dpi=100, bbox_inches='tight')); plt.close(fig)
     atomic_write(d/'class_accuracy.csv', lambda f: df.to_csv(f, index=False))
     return df
 
@@ -233,7 +245,8 @@ def predict_images(run_dir:Path|str, # A complete run folder
     "The class the run's network gives each image, and its probability"
     learn,_ = load_run(run_dir)
     photos = [load_photo(o) for o in images]  # an unreadable file gets an error that names it
-    with learn.no_bar(): probs,_ = learn.get_preds(dl=learn.dls.test_dl([np.asarray(im) for im,_ in photos], num_workers=0))
+    dl = learn.dls.test_dl([np.asarray(im) for im,_ in photos], num_workers=0)
+    with learn.no_bar(): probs,_ = learn.get_preds(dl=dl)
     p,i = probs.max(1)
-    return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i], probability=p.numpy(),
-                             prepared=[d for _,d in photos]))
+    return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i],
+                             probability=p.numpy(), prepared=[d for _,d in photos]))

@@ -131,7 +131,7 @@ def fit_course(self:Learner,
                lr_max:float=0.4, # LRMAX, the peak learning rate
                div:float=10., # LRMAX/LRMIN: the cycle starts at LRMIN
                pct_start:float=5/24, # Fraction of the steps spent rising: the course peaks at epoch 5 of 24
-               annihilate:bool=False, # End near zero (fastai's default) instead of at LRMIN (the course's "no annihilation")
+               annihilate:bool=False, # End near zero (fastai's default), not at LRMIN (the course's "no annihilation")
                **kwargs):
     "The course's one cycle: LRMIN up to LRMAX at epoch 5, then back down to LRMIN"
     self.fit_one_cycle(n_epoch, lr_max, div=div, div_final=1e5 if annihilate else div, pct_start=pct_start, **kwargs)
@@ -142,7 +142,8 @@ class Setting(NamedTuple):
     value:object; ok:Callable; must:str; doc:str
 
 def _int(lo=None, hi=None):
-    return lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and (lo is None or v>=lo) and (hi is None or v<=hi)
+    return lambda v: (isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                      and (lo is None or v>=lo) and (hi is None or v<=hi))
 def _num(gt=None, ge=None, lt=None, none=False):
     def ok(v):
         if v is None: return none
@@ -154,7 +155,8 @@ def _named(vs): return 'one of ' + ', '.join(map(repr, vs))
 
 # %% ../nbs/02_learner.ipynb #b82e43af
 settings = dict(
-    arch=Setting('custom', lambda v: callable(v) or _among(*arches)(v), _named(arches)+', or a function of n_out', 'Network'),
+    arch=Setting('custom', lambda v: callable(v) or _among(*arches)(v), _named(arches)+', or a function of n_out',
+                 'Network'),
     width=Setting(1., _num(gt=0), 'a positive number', 'Channel multiplier of the custom ResNet; 0.25 for quick CPU '
                                                        'runs'),
     epochs=Setting(24, _int(1), 'a positive whole number', 'Epochs'),

@@ -26,8 +26,8 @@ def _write_json(fn, d): atomic_write(fn, lambda f: Path(f).write_text(json.dumps
 # %% ../nbs/02b_runs.ipynb #d34006dd
 def _summary(rows, train_s, n_seen):
     best = max(rows, key=lambda r: r['accuracy'])
-    return dict(epochs=len(rows), accuracy=rows[-1]['accuracy'], best_accuracy=best['accuracy'], best_epoch=best['epoch'],
-                train_loss=rows[-1]['train_loss'], valid_loss=rows[-1]['valid_loss'],
+    return dict(epochs=len(rows), accuracy=rows[-1]['accuracy'], best_accuracy=best['accuracy'],
+                best_epoch=best['epoch'], train_loss=rows[-1]['train_loss'], valid_loss=rows[-1]['valid_loss'],
                 wall_s=round(sum(r['seconds'] for r in rows), 2), images_per_s=round(n_seen/train_s, 1))
 
 def _update_metrics(run_dir:Path|str, **kwargs):
@@ -36,7 +36,7 @@ def _update_metrics(run_dir:Path|str, **kwargs):
     m = json.loads(fn.read_text()) if fn.exists() else {}
     _write_json(fn, m | kwargs | dict(updated=time.strftime('%Y-%m-%d %H:%M:%S')))
 
-# %% ../nbs/02b_runs.ipynb #d00b5fc4
+# %% ../nbs/02b_runs.ipynb #12f81fdf
 class RunHistory(Callback):
     "After each epoch, append the `Recorder`'s values to `history.csv` and refresh `metrics.json`"
     order,_stateattrs = Recorder.order+5, ('rows','train_s','n_seen')
@@ -46,7 +46,8 @@ class RunHistory(Callback):
     def before_epoch(self): self.t_epoch = time.perf_counter()
     def before_train(self): self.t_train = time.perf_counter()
     def after_batch(self):
-        if self.training: self.n_seen += find_bs(self.yb)*max(1, num_distrib())  # each process trains on a batch this size
+        # each process trains on a batch this size
+        if self.training: self.n_seen += find_bs(self.yb)*max(1, num_distrib())
     def after_train(self): self.train_s += time.perf_counter()-self.t_train
 
     def after_epoch(self):
@@ -73,10 +74,11 @@ def _set_rng_state(dls, s):
 def _records(learn):
     "The records a resumed run must continue from"
     rec,hist = learn.recorder, getattr(learn, 'run_history', None)
-    return dict(recorder={k: getattr(rec, k) for k in Recorder._stateattrs}, smooth_loss=(rec.smooth_loss.count, rec.smooth_loss.val),
+    return dict(recorder={k: getattr(rec, k) for k in Recorder._stateattrs},
+                smooth_loss=(rec.smooth_loss.count, rec.smooth_loss.val),
                 run_history={k: getattr(hist, k) for k in RunHistory._stateattrs} if hist else None)
 
-# %% ../nbs/02b_runs.ipynb #0aed8d97
+# %% ../nbs/02b_runs.ipynb #3f0dcc0d
 class Checkpoint(Callback):
     "After each epoch, save to `fn` what `resume` needs to continue exactly as if never stopped"
     order = RunHistory.order+1
@@ -85,7 +87,8 @@ class Checkpoint(Callback):
                 ): self.fn = Path(fn)
     def after_epoch(self):
         if not self.recorder.final_record: return
-        state = dict(epoch=self.epoch, model=get_model(self.model).state_dict(), opt=self.opt.state_dict(),  # unwrapped from DDP
+        # the model is unwrapped from DDP
+        state = dict(epoch=self.epoch, model=get_model(self.model).state_dict(), opt=self.opt.state_dict(),
                      rng=_rng_state(self.dls), records=_records(self.learn))
         atomic_write(self.fn, partial(torch.save, state))
 
@@ -97,7 +100,8 @@ class ResumeFrom(Callback):
                  state:dict, # A checkpoint as `Checkpoint` saved it
                 ): self.state,self.logger_ = state,None
     def before_epoch(self):
-        if self.epoch <= self.state['epoch'] and self.logger_ is None: self.logger_,self.learn.logger = self.learn.logger,noop
+        if self.epoch <= self.state['epoch'] and self.logger_ is None:
+            self.logger_,self.learn.logger = self.learn.logger,noop
     def before_train(self):
         if self.epoch != self.state['epoch']+1: return
         r = self.state['records']
@@ -115,7 +119,8 @@ class StopOnNaN(TerminateOnNaNCallback):
     def after_batch(self):
         loss = maybe_gather(self.loss.detach().mean())
         if torch.isfinite(loss): return
-        self.reason = f"the loss became {loss.item()} at epoch {self.epoch}, batch {self.iter} of {'training' if self.training else 'validation'}"
+        phase = 'training' if self.training else 'validation'
+        self.reason = f"the loss became {loss.item()} at epoch {self.epoch}, batch {self.iter} of {phase}"
         raise CancelFitException
 
 # %% ../nbs/02b_runs.ipynb #bf71b7d2
@@ -134,11 +139,13 @@ def device_name(device:torch.device, # Where training runs
     "The hardware a run's records name"
     if device.type=='cuda': return torch.cuda.get_device_name(device)
     info = Path('/proc/cpuinfo')
-    name = first(l.split(':',1)[1].strip() for l in info.read_text().splitlines() if l.startswith('model name')) if info.exists() else None
+    lines = info.read_text().splitlines() if info.exists() else []
+    name = first(l.split(':',1)[1].strip() for l in lines if l.startswith('model name'))
     return f"CPU: {name or platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 def _versions():
-    return dict(python=platform.python_version(), **{m.__name__: m.__version__ for m in (resnet_eva, fastai, fastcore, torch, torchvision, np)})
+    mods = (resnet_eva, fastai, fastcore, torch, torchvision, np)
+    return dict(python=platform.python_version(), **{m.__name__: m.__version__ for m in mods})
 
 # %% ../nbs/02b_runs.ipynb #5ea1099b
 def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
@@ -156,7 +163,8 @@ def estimate_run_s(learn:Learner, # A learner whose `dls` hold the run's data
             F.cross_entropy(m(x), y).backward(); opt.step(); opt.zero_grad()
             return time.perf_counter()-t
         step(); dt = min(step(), step())  # the first step is slow: it sets up the kernels
-    return dt*(epochs*len(learn.dls.train) + lr_find_iters + epochs*len(learn.dls.valid)/3)  # a validation batch: ~1/3 of a step
+    # a validation batch: ~1/3 of a step
+    return dt*(epochs*len(learn.dls.train) + lr_find_iters + epochs*len(learn.dls.valid)/3)
 
 # %% ../nbs/02b_runs.ipynb #b2d171ac
 def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, valid_loss, accuracy, lr
@@ -166,7 +174,8 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
     "Loss, accuracy and learning rate per epoch, in one figure"
     ep = history.epoch if 'epoch' in history else np.arange(len(history))
     fig,(a0,a1,a2) = plt.subplots(1, 3, figsize=figsize)
-    a0.plot(ep, history.train_loss, 'o-', label='train (smoothed)'); a0.plot(ep, history.valid_loss, 'o-', label='valid')
+    a0.plot(ep, history.train_loss, 'o-', label='train (smoothed)')
+    a0.plot(ep, history.valid_loss, 'o-', label='valid')
     a0.set(title='Loss', xlabel='epoch', ylabel='cross-entropy'); a0.legend()
     a1.plot(ep, 100*history.accuracy, 'o-', color='C2')
     a1.set(title=f'Valid accuracy (last {100*history.accuracy.iloc[-1]:.2f}%, best '
@@ -178,7 +187,8 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
 
 # %% ../nbs/02b_runs.ipynb #477cb9d4
 def _save_final(learn, run_dir):
-    atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))  # `export` writes under `learn.path`
+    # `export` writes under `learn.path`
+    atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))
     fig = plot_history(pd.read_csv(run_dir/'history.csv'), title=f'Training history: {run_dir.name}')
     atomic_write(run_dir/'loss_accuracy.png', partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
     _update_metrics(run_dir, status='complete', error=None)
@@ -191,7 +201,8 @@ def _show(progress): return 'quiet' if not progress else 'bars' if IN_NOTEBOOK o
 
 def _epoch_line(learn, log):
     "Print one line for the `Recorder`'s `log` of an epoch"
-    vals = [f'{n} {v:.4f}' if isinstance(v, float) else f'{n} {v}' for n,v in zip(learn.recorder.metric_names[1:], log[1:])]
+    vals = [f'{n} {v:.4f}' if isinstance(v, float) else f'{n} {v}'
+            for n,v in zip(learn.recorder.metric_names[1:], log[1:])]
     print(f"epoch {log[0]+1}/{learn.n_epoch}: " + ', '.join(vals), flush=True)
 
 def _progress(learn, mode):
@@ -221,15 +232,17 @@ def _stopped(run_dir, hist, learn, e):
     return RunError(f"training stopped in epoch {learn.epoch}: {err} {_kept(hist)}; then continue with "
                     f"`resnet-eva train --resume {run_dir}`.")
 
-# %% ../nbs/02b_runs.ipynb #7e9f82c0
+# %% ../nbs/02b_runs.ipynb #0f2668e3
 def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=None):
     learn.path,nan,hist = run_dir, StopOnNaN(), RunHistory(run_dir)
     _update_metrics(run_dir, status='running', pid=os.getpid(), host=socket.gethostname())
     try:
         if start_epoch < cfg['epochs']:
             with _sigterm_interrupts(), distrib_fit(learn), _progress(learn, _show(progress)):
-                learn.fit_course(cfg['epochs'], cfg['lr_max'], cfg['div'], cfg['pct_start'], cfg['annihilate'], start_epoch=start_epoch,
-                           cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')] + ([ResumeFrom(state)] if state else []) + L(cbs))
+                learn.fit_course(cfg['epochs'], cfg['lr_max'], cfg['div'], cfg['pct_start'], cfg['annihilate'],
+                                 start_epoch=start_epoch,
+                                 cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')]
+                                     + ([ResumeFrom(state)] if state else []) + L(cbs))
     except KeyboardInterrupt as e:
         msg = (f"interrupted ({e or 'Ctrl-C'}) after {len(hist.rows)} of {cfg['epochs']} epochs: continue with "
                f"`resnet-eva train --resume {run_dir}` or resume('{run_dir}')")
@@ -241,7 +254,8 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
         if err: raise err from None
         raise
     if nan.reason:
-        msg = f"training stopped: {nan.reason}; {_kept(hist)}. Train again with a lower lr_max than {cfg['lr_max']:.3g}."
+        msg = (f"training stopped: {nan.reason}; {_kept(hist)}. "
+               f"Train again with a lower lr_max than {cfg['lr_max']:.3g}.")
         _update_metrics(run_dir, status='failed', error=msg)
         raise RunError(msg)
     if rank_distrib(): return learn  # the records are rank 0's
@@ -253,8 +267,9 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
     _save_final(learn, run_dir)
     if progress:
         m = json.loads((run_dir/'metrics.json').read_text())
-        print(f"Accuracy {m['accuracy']:.4f} on the {cfg['data']['n_valid']} validation images of {cfg['data']['name']} "
-              f"(best {m['best_accuracy']:.4f}, epoch {m['best_epoch']}); {m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
+        print(f"Accuracy {m['accuracy']:.4f} on the {cfg['data']['n_valid']} validation images "
+              f"of {cfg['data']['name']} (best {m['best_accuracy']:.4f}, epoch {m['best_epoch']}); "
+              f"{m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
     return learn
 
 # %% ../nbs/02b_runs.ipynb #58bf696a
@@ -280,7 +295,7 @@ def _unmake(d, made):
 def _say(progress, *args):
     if progress and not rank_distrib(): print(*args, flush=True)
 
-# %% ../nbs/02b_runs.ipynb #61968a5b
+# %% ../nbs/02b_runs.ipynb #e870e63e
 def _say_estimate(learn, epochs, lr_find_iters):
     s = estimate_run_s(learn, epochs, lr_find_iters)
     quick = '' if s < 600 else " For a quick run: resnet-eva train --n-per-class 100 --epochs 2 --width 0.25 --bs 64"
@@ -292,19 +307,21 @@ def _run_finder(learn, iters, progress):
     with _progress(learn, 'quiet' if _show(progress)=='lines' else _show(progress)), as_one_process(learn):
         lrr = learn.lr_range(iters)  # with plain lines, the finder's one line is said below
     rec = dict(lrr._asdict(), iters=iters, seconds=round(time.perf_counter()-t, 1),
-               rule="LRMIN: steepest fall of the loss before its minimum, over num_it//20 points (fastai's `steep`, windowed); LRMAX: the lowest loss (10x fastai's `minimum`)")
+               rule="LRMIN: steepest fall of the loss before its minimum, over num_it//20 points (fastai's `steep`, "
+                    "windowed); LRMAX: the lowest loss (10x fastai's `minimum`)")
     curve = pd.DataFrame(dict(lr=learn.recorder.lrs, loss=[float(o) for o in learn.recorder.losses]))
-    _say(progress, f"LR finder: {iters} batches in {rec['seconds']} s: LRMIN {lrr.lr_min:.2e} (the loss falls fastest), "
-                   f"LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
+    _say(progress, f"LR finder: {iters} batches in {rec['seconds']} s: "
+                   f"LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
     return lrr, rec, curve, learn.plot_lr_range(lrr)
 
-# %% ../nbs/02b_runs.ipynb #e870e63e
+# %% ../nbs/02b_runs.ipynb #1a6702ad
 def _setup(name, rs, data, num_workers, progress, run_dir):
-    "The learner, configuration and LR-finder results of a new run of recipe `name` with settings `rs`; nothing is written"
+    "The learner, config and LR-finder results of a new run of recipe `name` with settings `rs`; nothing is written"
     learn = rank0_first(partial(recipe_learner, rs, data, num_workers))
     src,dls,n,bs = learn.dls.source, learn.dls, max(1, num_distrib()), rs['bs']
-    if bs*n > len(dls.train_ds): raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than "
-                                                f"the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
+    if bs*n > len(dls.train_ds):
+        raise RunError(f"bs={bs} on each of {n} processes is {bs*n} images a step, more than "
+                       f"the {len(dls.train_ds)} training images: pass a smaller bs or a larger n_per_class.")
     cfg = dict(recipe=name, **rs) | dict(data=dict(src, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)),
                precision=learn.precision, processes=n, device=device_name(_device(dls)), versions=_versions(),
                created=time.strftime('%Y-%m-%d %H:%M:%S'))
@@ -317,8 +334,8 @@ def _setup(name, rs, data, num_workers, progress, run_dir):
     if found: cfg.update(lr_max=found[0].lr_max, div=rs['div'] or found[0].lr_max/found[0].lr_min, lr_find=found[1])
     else: cfg.update(div=rs['div'] or 25., lr_find=None)
     cfg.update(lr_min=cfg['lr_max']/cfg['div'], div_final=1e5 if rs['annihilate'] else cfg['div'])
-    _say(progress, f"Recipe {name}: one cycle over {rs['epochs']} epochs: {cfg['lr_min']:.2e} -> {cfg['lr_max']:.2e} -> "
-                   f"{cfg['lr_max']/cfg['div_final']:.2e}. Run folder: {run_dir}")
+    lrs = f"{cfg['lr_min']:.2e} -> {cfg['lr_max']:.2e} -> {cfg['lr_max']/cfg['div_final']:.2e}"
+    _say(progress, f"Recipe {name}: one cycle over {rs['epochs']} epochs: {lrs}. Run folder: {run_dir}")
     return learn, cfg, found
 
 # %% ../nbs/02b_runs.ipynb #9b7179d7
@@ -343,9 +360,11 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
     return _fit_run(learn, run_dir, cfg, progress=progress, cbs=cbs)
 
 # %% ../nbs/02b_runs.ipynb #9fd8d34a
-def quick_settings(recipe:str='session9')->dict:
+def quick_settings(recipe:str='session9', # A key of `recipes`
+                  )->dict:
     "Settings that make `recipe` a check of every step taking a minute on a CPU"
-    return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | (dict(width=0.25) if recipes[recipe]['arch']=='custom' else {})
+    narrow = dict(width=0.25) if recipes[recipe]['arch']=='custom' else {}
+    return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | narrow
 
 def experiment(recipe:str='session9', # A key of `recipes`
                full:bool|None=None, # Run the recipe in full; `None`: where there is a GPU, or as RESNET_EVA_FULL says
@@ -355,7 +374,8 @@ def experiment(recipe:str='session9', # A key of `recipes`
     full = ifnone(full, os.environ.get('RESNET_EVA_FULL', '1' if torch.cuda.is_available() else '0')=='1')
     if not full: print(f"QUICK MODE: {quick_settings(recipe)}. Every number and figure below comes from this check, "
                        "not from the recipe: set RESNET_EVA_FULL=1 (on a GPU) for the recipe's result.")
-    out = Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" if full else Path(tempfile.mkdtemp())/f'{recipe}-quick'
+    out = (Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" if full
+           else Path(tempfile.mkdtemp())/f'{recipe}-quick')
     train(out, recipe, num_workers=None if full else 0, **(({} if full else quick_settings(recipe)) | overrides))
     return out
 
@@ -374,7 +394,8 @@ def _stale(m):
             and m['pid']!=os.getpid() and not _alive(m))
 
 def _load_ckpt(fn, learn):
-    state = torch.load(fn, map_location='cpu', weights_only=False)  # RNG states must stay on the CPU; load_state_dict moves the rest
+    # RNG states must stay on the CPU; load_state_dict moves the rest
+    state = torch.load(fn, map_location='cpu', weights_only=False)
     learn.model.to(_device(learn.dls)).load_state_dict(state['model'])
     learn.create_opt(); learn.opt.load_state_dict(state['opt'])
     return state
@@ -403,12 +424,13 @@ def _resumable(run_dir):
     d,cfg,m = run['dir'], run['config'], run['metrics']
     if m['status']=='complete': raise RunError(f"{d} is complete ({m['epochs']} epochs, accuracy {m['accuracy']:.4f}): "
                                                "there is nothing to resume.")
-    if m['status']=='failed' and 'loss became' in (m.get('error') or ''): raise RunError(f"{d} failed: {m['error']} "
-                                                                                         "Resuming would fail the same way.")
+    if m['status']=='failed' and 'loss became' in (m.get('error') or ''):
+        raise RunError(f"{d} failed: {m['error']} Resuming would fail the same way.")
     if m['status']=='running' and _alive(m): raise RunError(f"{d} is being trained by process {m['pid']}: wait for it "
                                                             "or stop it first.")
     n,now = cfg.get('processes', 1), max(1, num_distrib())
-    if n!=now: raise RunError(f"{d} was trained by {_procs(n)} and this launch has {_procs(now)}: resume it on {n}, so that each step holds as many images"
+    if n!=now: raise RunError(f"{d} was trained by {_procs(n)} and this launch has {_procs(now)}: resume it on {n}, "
+                              "so that each step holds as many images"
                               + (f" (torchrun --nproc_per_node={n} ...)." if n>1 else ", without torchrun."))
     return d,cfg
 
