@@ -4,9 +4,10 @@ Runs fastai's LR finder once per seed on the same data and network (`find`), sav
 candidate rule offline to the saved curves (`rules`) and reports LRMIN and LRMAX per seed and their spread (max/min
 over seeds). `train` checks that a rule's pair trains well with the course's schedule.
 
-    python bench/lr_rules.py find  --seeds 0 1 2 3 4      # ~1 min a seed on the 2-core CPU: results/lr_rules/curve-seed{N}.csv
+    python bench/lr_rules.py find  --seeds 0 1 2 3 4      # 5-13 min a seed on the shared 2-core CPU: curve-seed{N}.csv
     python bench/lr_rules.py rules --seeds 0 1 2 3 4      # offline: results/lr_rules/rules.csv and rules.md
-    python bench/lr_rules.py train --seeds 0 1 --rules course fall_half --epochs 24
+    python bench/lr_rules.py plot  --seeds 0 1 2 3 4      # results/lr_rules/curves.png
+    python bench/lr_rules.py train --seeds 0 1 --rules floor10 course --epochs 8
 """
 import argparse, csv, datetime, math, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
@@ -21,7 +22,8 @@ DATA = 'CIFAR-10 (JPEG copy, ~/.fastai/data/cifar10), first 1,000 training image
 NET = 'custom ResNet (the course\'s), width 0.25, batch 512, SGD momentum, wd 5e-4, fp32, CPU'
 
 # ---------------------------------------------------------------------------------------------------------------------
-# The proposed rule: a fastai suggestion function (lrs, losses, num_it) -> (lr, (lr, loss)), as `valley` and `steep`.
+# Candidate suggestion functions, (lrs, losses, num_it) -> (lr, (lr, loss)) as fastai's `valley` and `steep`.
+# The chosen rule is `near_floor` (below): LRMIN = near_floor, LRMAX = 10 x near_floor.
 
 def fall_frac(lrs, # Learning rates tried, increasing (fastai passes `recorder.lrs[num_it//10:-5]`)
               losses, # Smoothed loss at each
@@ -156,7 +158,8 @@ PAIRS = dict(course=(('steepest_fall', 1), ('lowest', 1)), steep=(('steep', 1), 
              valley=(('valley', 1), ('lowest', 1)), slide=(('slide', 1/10), ('slide', 1)),
              minimum=(('minimum', 1), ('lowest', 1)), div25=(('lowest', 1/25), ('lowest', 1)),
              fall_half=(('fall_half', 1), ('lowest', 1)), fall_90=(('fall_90', 1), ('lowest', 1)),
-             c_minimum=(('c_minimum', 1), ('lowest', 1)), near_floor=(('near_floor', 1), ('lowest', 1)))
+             c_minimum=(('c_minimum', 1), ('lowest', 1)), near_floor=(('near_floor', 1), ('lowest', 1)),
+             floor10=(('near_floor', 1), ('near_floor', 10)), fall90_div10=(('fall_90', 1/10), ('fall_90', 1)))
 
 def pair_value(spec, lrs, sm, num_it=100):
     f, k = spec
@@ -212,6 +215,23 @@ def rules(seeds, num_it=100):
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     print(tab2); print(); print(tab1)
 
+def plot(seeds, num_it=100):
+    "Each seed's curve, raw and smoothed both ways, with the chosen rule's LRMIN and LRMAX and the course's LRMIN"
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, len(seeds), figsize=(3.6*len(seeds), 3.4), sharey=True)
+    for ax, s in zip(axs, seeds):
+        lrs, raw, sm = load_curve(s)
+        ax.plot(lrs, raw, lw=.6, alpha=.5, label='raw'); ax.plot(lrs, sm, label='fastai smoothed')
+        ax.plot(lrs, centred(raw), label='lag-free smoothed')
+        lo, hi = pair_value(PAIRS['floor10'][0], lrs, sm), pair_value(PAIRS['floor10'][1], lrs, sm)
+        ax.axvline(lo, c='C3', ls='--', label=f'near_floor {lo:.1e}'); ax.axvline(hi, c='C3', label=f'10x {hi:.1e}')
+        old = pair_value(PAIRS['course'][0], lrs, sm)
+        ax.axvline(old, c='k', ls=':', label=f'course LRMIN {old:.1e}')
+        ax.set(xscale='log', ylim=(1.9, 4), title=f'seed {s}', xlabel='learning rate'); ax.legend(fontsize=6)
+    axs[0].set_ylabel('training loss')
+    fig.suptitle('LR finder, custom ResNet width 0.25, batch 512, CIFAR-10 1,000 images/class, CPU', fontsize=9)
+    fig.tight_layout(); fig.savefig(OUT/'curves.png', dpi=80)
+
 class LastValidation(Callback):
     "Validate after the last epoch only: the check needs the final accuracy, and the CPU is shared"
     def before_validate(self):
@@ -248,11 +268,12 @@ def train(seeds, names, epochs, num_it=100):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('what', choices=['find', 'rules', 'train'])
+    p.add_argument('what', choices=['find', 'rules', 'plot', 'train'])
     p.add_argument('--rules', nargs='+', default=['course'])
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     a = p.parse_args()
     if a.what == 'find': find(a.seeds)
     if a.what == 'rules': rules(a.seeds)
+    if a.what == 'plot': plot(a.seeds)
     if a.what == 'train': train(a.seeds, a.rules, a.epochs)
