@@ -69,7 +69,7 @@ def lr_find_cli(recipe:str='session9', # A recipe of `recipes`
     with (learn.no_bar() if quiet else contextlib.nullcontext()): lrr = learn.lr_range(rs['lr_find_iters'])
     fig = learn.plot_lr_range(lrr)
     atomic_write(out, partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
-    print(f"LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest); plot: {out}")
+    print(f"LRMIN {lrr.lr_min:.2e} (the loss nears its floor), LRMAX {lrr.lr_max:.2e} (10 x LRMIN); plot: {out}")
 
 # %% ../nbs/05_cli.ipynb #2e528945
 def predict_cli(run:str, # A run folder made by `resnet-eva train`

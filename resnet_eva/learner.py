@@ -6,7 +6,7 @@ Docs: https://resnet-eva.github.io/resnet_eva/learner.html.md"""
 
 # %% auto #0
 __all__ = ['arches', 'opt_funcs', 'LRRange', 'settings', 'recipes', 'RunError', 'cifar_model', 'cifar_learner', 'steepest_fall',
-           'Setting', 'get_recipe']
+           'unsmooth', 'centred', 'near_floor', 'combined_lin', 'FlipInputs', 'exact_images', 'Setting', 'get_recipe']
 
 # %% ../nbs/02_learner.ipynb #407b8680
 from fastai.vision.all import *
@@ -40,7 +40,8 @@ def cifar_model(arch:str|Callable='custom', # 'custom' (the course's ResNet), 'r
     return ResNet18(n_out)
 
 # %% ../nbs/02_learner.ipynb #e7b80191
-opt_funcs = dict(sgd=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9), adam=Adam)
+opt_funcs = dict(sgd=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9),
+                 nesterov=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9, nesterov=True), adam=Adam)
 
 # %% ../nbs/02_learner.ipynb #98a2e3ff
 def _device(dls): return torch.device(getattr(dls, 'device', None) or default_device())
@@ -91,20 +92,57 @@ def steepest_fall(lrs:Tensor, # Learning rates tried, increasing
     return l[j].item(), (l[j].item(), L[j].item())
 
 # %% ../nbs/02_learner.ipynb #c209e52c
+def unsmooth(losses:Tensor, # fastai's smoothed losses, from point `num_it//10` of `lr_find` (what suggestions get)
+             num_it:int, # Iterations of the probe
+             beta:float=0.98, # The `Recorder`'s smoothing
+            )->Tensor: # The raw loss of each batch but the first
+    "The raw losses behind the `Recorder`'s debiased moving average"
+    L = torch.as_tensor(losses, dtype=torch.float64)
+    t = torch.arange(len(L), dtype=torch.float64) + num_it//10 + 1  # `losses[i]` averages i+1 batches
+    avg = L*(1-beta**t)
+    return (avg[1:]-beta*avg[:-1])/(1-beta)
+
+def centred(x:Tensor, # Values at equal steps of log lr
+            sigma:float=4., # Width of the Gaussian, in points
+           )->Tensor:
+    "A median of 5 (for spikes), then a Gaussian of width `sigma`, centred on each point: smoothing with no lag"
+    x = torch.as_tensor(x, dtype=torch.float64)
+    m = torch.stack([x[max(0,i-2):i+3].median() for i in range(len(x))])
+    i = torch.arange(len(x), dtype=torch.float64)
+    w = torch.exp(-0.5*((i[:,None]-i[None])/sigma)**2)
+    return (w@m)/w.sum(1)
+
+# %% ../nbs/02_learner.ipynb #227ffe7e
+def near_floor(lrs:Tensor, # Learning rates tried, increasing (`lr_find` passes points `num_it//10` to `-5`)
+               losses:Tensor, # fastai's smoothed loss at each
+               num_it:int, # Iterations of the probe
+               frac:float=0.9, # Fraction of the fall, from the start of the curve to its lowest point, already made
+              )->tuple: # (suggested lr, (lr, loss) to mark), as fastai's suggestion functions return
+    "The first lr at which the loss, smoothed without lag, has made `frac` of its fall to its lowest point"
+    lrs,L = torch.as_tensor(lrs, dtype=torch.float64)[1:], centred(unsmooth(losses, num_it))
+    i = int(L.argmin())
+    if i==0: return None, (None, None)
+    level = L[0] - frac*(L[0]-L[i])
+    j = int(torch.nonzero(L[:i+1] <= level)[0])
+    t = float((L[j-1]-level)/(L[j-1]-L[j])) if j else 1.  # interpolate on the log-lr axis
+    lr = math.exp((1-t)*math.log(lrs[max(j-1,0)]) + t*math.log(lrs[j]))
+    return lr, (lr, float(L[j]))
+
+# %% ../nbs/02_learner.ipynb #1d6733ce
 LRRange = namedtuple('LRRange', 'lr_min lr_max')
 
 @patch
 def lr_range(self:Learner,
              num_it:int=100, # Batches to try (fastai's default)
-            )->LRRange: # (LRMIN, LRMAX) by the course's rule
-    "Run fastai's `lr_find` and read the course's LRMIN (steepest fall) and LRMAX (lowest loss) off it"
+            )->LRRange: # (LRMIN, LRMAX): `near_floor` and ten times it
+    "Run fastai's `lr_find`; LRMIN is where the loss nears its floor (`near_floor`), LRMAX ten times that"
     path = self.path
     with tempfile.TemporaryDirectory() as d:
         self.path = Path(d)  # the finder saves the weights it restores under `learn.path`
-        try: sug = self.lr_find(num_it=num_it, show_plot=False, suggest_funcs=(steepest_fall, minimum))
+        try: sug = self.lr_find(num_it=num_it, show_plot=False, suggest_funcs=(near_floor, minimum))
         finally: self.path = path
-    lr_max = 10*sug.minimum
-    return LRRange(ifnone(sug.steepest_fall, lr_max/25), lr_max)
+    lr_min = ifnone(sug.near_floor, sug.minimum)  # no fall at all: fastai's `minimum`
+    return LRRange(lr_min, 10*lr_min)
 
 # %% ../nbs/02_learner.ipynb #88ae6f74
 @patch
@@ -117,24 +155,78 @@ def plot_lr_range(self:Learner,
     lrs,losses = self.recorder.lrs[:-skip_end], [float(o) for o in self.recorder.losses[:-skip_end]]
     fig,ax = plt.subplots(figsize=figsize)
     ax.plot(lrs, losses)
-    for lr,nm,c in ((lrr.lr_min, 'LRMIN: loss falls fastest', 'C1'), (lrr.lr_max, 'LRMAX: loss is lowest', 'C3')):
+    for lr,nm,c in ((lrr.lr_min, 'LRMIN: loss near its floor', 'C1'), (lrr.lr_max, 'LRMAX: 10 × LRMIN', 'C3')):
         ax.axvline(lr, color=c, ls='--', label=f'{nm} ({lr:.2e})')
     ax.set(xscale='log', xlabel='learning rate', ylabel='loss (smoothed)', title='LR finder')
     ax.legend(); fig.tight_layout()
     return fig
 
 # %% ../nbs/02_learner.ipynb #cf0152c9
+def combined_lin(pct, start, middle, end):
+    "Linear from `start` to `middle` over `pct` of the fit, then to `end`: `combined_cos` with straight lines"
+    return combine_scheds([pct,1-pct], [SchedLin(start, middle), SchedLin(middle, end)])
+
+# %% ../nbs/02_learner.ipynb #8a10ec3b
 @patch
-@delegates(Learner.fit_one_cycle, but=['div_final'])
+@delegates(Learner.fit)
 def fit_course(self:Learner,
                n_epoch:int=24, # Total epochs (the course's 24)
                lr_max:float=0.4, # LRMAX, the peak learning rate
                div:float=10., # LRMAX/LRMIN: the cycle starts at LRMIN
                pct_start:float=5/24, # Fraction of the steps spent rising: the course peaks at epoch 5 of 24
                annihilate:bool=False, # End near zero (fastai's default), not at LRMIN (the course's "no annihilation")
+               shape:str='cos', # 'cos' (fastai's one cycle, the course's) or 'linear' (Page's)
+               mom:float|None=None, # A fixed momentum (Page's 0.9), or `None` to cycle it 0.95 -> 0.85 -> 0.95
+               cbs=None, # Callbacks for this fit
                **kwargs):
-    "The course's one cycle: LRMIN up to LRMAX at epoch 5, then back down to LRMIN"
-    self.fit_one_cycle(n_epoch, lr_max, div=div, div_final=1e5 if annihilate else div, pct_start=pct_start, **kwargs)
+    "The course's one cycle: LRMIN up to LRMAX at epoch 5, then back down to LRMIN (or near zero)"
+    _check_choice('shape', shape, ('cos','linear'))
+    sched = dict(cos=combined_cos, linear=combined_lin)[shape]
+    if self.opt is None: self.create_opt()
+    self.opt.set_hyper('lr', lr_max)
+    moms = self.moms if mom is None else (mom,)*3
+    scheds = {'lr': sched(pct_start, lr_max/div, lr_max, lr_max/(1e5 if annihilate else div)),
+              'mom': sched(pct_start, *moms)}
+    self.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), **kwargs)
+
+# %% ../nbs/02_learner.ipynb #7b295ac2
+class FlipInputs(Callback):
+    "Mirror every batch's images left to right: `get_preds(cbs=FlipInputs())` predicts on the mirror images"
+    def before_batch(self): self.learn.xb = (self.xb[0].flip(-1),)
+
+@patch
+def flip_tta(self:Learner,
+             dl=None, # A `DataLoader` of the learner's; `None`: the validation one
+             y:Tensor|None=None, # The labels, when `dl` has none (a `test_dl`)
+            )->dict: # accuracy, tta_accuracy, n
+    "Accuracy on `dl`, plain and with flip TTA"
+    dl = ifnone(dl, self.dls.valid)
+    with self.no_bar(): (p,t),(pf,_) = self.get_preds(dl=dl), self.get_preds(dl=dl, cbs=FlipInputs())
+    y = t if y is None else tensor(y)
+    acc = lambda q: (q.argmax(1)==y).float().mean().item()
+    return dict(accuracy=acc(p), tta_accuracy=acc(p+pf), n=len(y))
+
+# %% ../nbs/02_learner.ipynb #cec8d367
+def exact_images(fn:Path|str, # An `.npz` with `images` (N,32,32,3) uint8 and `labels` (N,) in CIFAR-10's class order
+                 vocab:list, # The learner's classes
+                )->tuple: # (images, labels as indices into `vocab`)
+    "The original-pixel test images of `fn`, labelled for a learner with classes `vocab`"
+    try: d = np.load(fn)
+    except (OSError, ValueError) as e:
+        raise RunError(f"{fn} cannot be read as the original-pixel test images ({type(e).__name__}): pass the path of "
+                       "cifar10-test-exact1017.npz, or none.") from None
+    keep = [i for i,o in enumerate(d['labels']) if cifar10_classes[o] in vocab]  # a run on some classes: theirs
+    return list(d['images'][keep]), [list(vocab).index(cifar10_classes[o]) for o in d['labels'][keep]]
+
+@patch
+def evaluate(self:Learner,
+             exact:Path|str|None=None, # `exact_images`' file, to score the original pixels too
+            )->dict: # valid_accuracy, valid_tta_accuracy, valid_n, and exact_... the same
+    "Accuracy, plain and with flip TTA, on the validation images and on the original-pixel ones"
+    r = {f'valid_{k}': v for k,v in self.flip_tta().items()}
+    if exact is None: return r
+    x,y = exact_images(exact, self.dls.vocab)
+    return r | {f'exact_{k}': v for k,v in self.flip_tta(self.dls.test_dl(x, num_workers=0), y).items()}
 
 # %% ../nbs/02_learner.ipynb #dc736600
 class Setting(NamedTuple):
@@ -168,19 +260,30 @@ settings = dict(
     pct_start=Setting(5/24, _num(gt=0, lt=1), 'between 0 and 1', 'Fraction of the steps rising to LRMAX (epoch 5 of '
                                                                  '24)'),
     annihilate=Setting(False, _among(True, False), 'True or False', 'End the cycle near zero instead of at LRMIN'),
-    opt=Setting('sgd', _among(*opt_funcs), _named(opt_funcs), 'Optimizer: SGD with momentum, or Adam'),
+    shape=Setting('cos', _among('cos','linear'), _named(('cos','linear')),
+                  "The cycle's curve: cos (fastai's one cycle) or linear (Page's)"),
+    mom=Setting(None, lambda v: v is None or _num(ge=0, lt=1)(v), 'a number in [0, 1), or None',
+                'A fixed momentum; None: cycle it 0.95 -> 0.85 -> 0.95 against the lr'),
+    opt=Setting('sgd', _among(*opt_funcs), _named(opt_funcs), 'Optimizer: SGD with momentum, with Nesterov momentum, '
+                                                              'or Adam'),
     wd=Setting(5e-4, _num(ge=0), 'zero or a positive number', 'Weight decay'),
     label_smoothing=Setting(0., _num(ge=0, lt=1), 'in [0, 1)', 'Label smoothing of the loss'),
     cutout=Setting(8, _int(0, 32), 'a square side from 0 (none) to 32 pixels', 'Cutout square side; 0: none'),
+    pad_mode=Setting('zeros', _among('zeros','reflection'), _named(('zeros','reflection')),
+                     'Padding of the random crop: black (the course) or mirrored (Page)'),
     precision=Setting('auto', _among('auto','fp32','bf16','fp16'), _named(('auto','fp32','bf16','fp16')),
                       'auto: fp32 on the CPU, mixed on a GPU'),
     lr_find_iters=Setting(100, _int(6), 'a whole number of at least 6', 'Batches the LR finder tries'),
     n_per_class=Setting(None, lambda v: v is None or _int(1)(v), 'a positive whole number, or None for all images',
                         'Images of each class in each split, for quick runs; None: all'),
+    on_device=Setting(None, _among(None, True, False), 'True, False or None',
+                      'Batches from uint8 tensors kept on the device and augmented there; None: on a GPU only'),
     seed=Setting(42, _int(), 'a whole number', 'Random seed: the same seed repeats a CPU run exactly'))
 
 recipes = dict(session9={k: s.value for k,s in settings.items()})
 recipes['session8'] = recipes['session9'] | dict(arch='resnet18', epochs=20, bs=128, pct_start=5/20, cutout=16)
+recipes['page'] = recipes['session9'] | dict(lr_max=0.4, div=25, annihilate=True, shape='linear', mom=0.9,
+                                             opt='nesterov', pad_mode='reflection')
 
 # %% ../nbs/02_learner.ipynb #93ea5346
 def get_recipe(name:str='session9', # A key of `recipes`

@@ -130,7 +130,8 @@ def recipe_learner(cfg:dict, # Settings, as `get_recipe` gives them
                   )->Learner:
     "The `Learner` of the settings `cfg`, on their data, after seeding with their seed"
     set_seed(cfg['seed'], reproducible=default_device().type=='cpu')
-    dls = cifar_dls(data, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers, cutout=cfg['cutout'])
+    dls = cifar_dls(data, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers, cutout=cfg['cutout'],
+                     pad_mode=cfg['pad_mode'], on_device=cfg['on_device'])
     return cifar_learner(dls, cfg['arch'], cfg['width'], cfg['label_smoothing'], cfg['precision'],
                          opt_func=opt_funcs[cfg['opt']], wd=cfg['wd'])
 
@@ -240,6 +241,7 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
         if start_epoch < cfg['epochs']:
             with _sigterm_interrupts(), distrib_fit(learn), _progress(learn, _show(progress)):
                 learn.fit_course(cfg['epochs'], cfg['lr_max'], cfg['div'], cfg['pct_start'], cfg['annihilate'],
+                                 cfg['shape'], cfg['mom'],
                                  start_epoch=start_epoch,
                                  cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')]
                                      + ([ResumeFrom(state)] if state else []) + L(cbs))
@@ -302,16 +304,16 @@ def _say_estimate(learn, epochs, lr_find_iters):
     print(f"No GPU: this run will take roughly {_duration(s)} on this CPU." + quick)
 
 def _run_finder(learn, iters, progress):
-    "LRMIN and LRMAX by the course's rule, and what a run folder keeps of them: config entry, curve, plot"
+    "LRMIN and LRMAX by `lr_range`'s rule, and what a run folder keeps of them: config entry, curve, plot"
     t = time.perf_counter()
     with _progress(learn, 'quiet' if _show(progress)=='lines' else _show(progress)), as_one_process(learn):
         lrr = learn.lr_range(iters)  # with plain lines, the finder's one line is said below
     rec = dict(lrr._asdict(), iters=iters, seconds=round(time.perf_counter()-t, 1),
-               rule="LRMIN: steepest fall of the loss before its minimum, over num_it//20 points (fastai's `steep`, "
-                    "windowed); LRMAX: the lowest loss (10x fastai's `minimum`)")
+               rule="LRMIN: near_floor (the loss, smoothed without lag, has made 90% of its fall to its lowest point); "
+                    "LRMAX: 10 x LRMIN")
     curve = pd.DataFrame(dict(lr=learn.recorder.lrs, loss=[float(o) for o in learn.recorder.losses]))
     _say(progress, f"LR finder: {iters} batches in {rec['seconds']} s: "
-                   f"LRMIN {lrr.lr_min:.2e} (the loss falls fastest), LRMAX {lrr.lr_max:.2e} (the loss is lowest).")
+                   f"LRMIN {lrr.lr_min:.2e} (the loss nears its floor), LRMAX {lrr.lr_max:.2e} (10 x LRMIN).")
     return lrr, rec, curve, learn.plot_lr_range(lrr)
 
 # %% ../nbs/02b_runs.ipynb #1a6702ad
@@ -444,6 +446,7 @@ def resume(run_dir:Path|str, # A run folder whose run did not complete
     "Continue the run in `run_dir` from its last checkpoint, on the same schedule, to the result it would have had"
     join_distrib()
     d,cfg = on_rank0(partial(_resumable, run_dir))
+    cfg = {k: s.value for k,s in settings.items()} | cfg  # a run from before a setting existed had its value
     learn = rank0_first(partial(recipe_learner, cfg, data or cfg['data']['path'], num_workers))
     ck = d/'checkpoint.pth'
     state = _load_ckpt(ck, learn) if ck.exists() else None
