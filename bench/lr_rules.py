@@ -15,7 +15,7 @@ import numpy as np, torch
 import fastai
 from fastai.vision.all import Callback, CancelValidException, set_seed, valley, slide, steep, minimum, tensor
 from resnet_eva.data import cifar_dls
-from resnet_eva.learner import cifar_learner, steepest_fall
+from resnet_eva.learner import cifar_learner, steepest_fall, unsmooth, centred, near_floor  # the chosen rule
 
 OUT = Path(__file__).resolve().parent.parent/'results'/'lr_rules'
 DATA = 'CIFAR-10 (JPEG copy, ~/.fastai/data/cifar10), first 1,000 training images per class, all 10,000 test images'
@@ -115,38 +115,12 @@ def suggest(f, lrs, losses, num_it=100):
     if len(nan): l, L = l[:int(nan.min())], L[:int(nan.min())]
     return f(l, L, num_it)[0]
 
-def unsmooth(losses, num_it:int, beta:float=0.98):
-    "The raw losses behind fastai's smoothed ones (Recorder's debiased EMA), from the second point of `lr_find`'s slice"
-    L = torch.as_tensor(losses, dtype=torch.float64)
-    t = torch.arange(len(L), dtype=torch.float64) + num_it//10 + 1  # Recorder.losses[i] is the EMA after i+1 batches
-    avg = L*(1-beta**t)
-    return (avg[1:]-beta*avg[:-1])/(1-beta)
-
-def centred(x, sigma:float=4.):
-    "Gaussian smoothing over neighbouring points (equal steps of log lr), with no lag; a median of 5 first for spikes"
-    x = torch.as_tensor(x, dtype=torch.float64)
-    m = torch.stack([x[max(0,i-2):i+3].median() for i in range(len(x))])
-    i = torch.arange(len(x), dtype=torch.float64)
-    w = torch.exp(-0.5*((i[:,None]-i[None])/sigma)**2)
-    return (w@m)/w.sum(1)
-
 def resmoothed(f, sigma=4.):
     "Suggestion function `f` applied to the raw losses behind fastai's, smoothed with no lag (`centred`)"
     def _f(lrs, losses, num_it):
         return f(torch.as_tensor(lrs)[1:], centred(unsmooth(losses, num_it), sigma).float(), num_it)
     _f.__name__ = f'c_{f.__name__}'
     return _f
-
-def near_floor(lrs, # Learning rates tried, increasing (as `lr_find` passes them: points `num_it//10` to `-5`)
-               losses, # fastai's smoothed loss at each (`Recorder`: debiased moving average, beta 0.98)
-               num_it:int, # Iterations of the probe: `lr_find` cut the first `num_it//10` points
-               frac:float=0.9, # Fraction of the fall, from the start of the curve to its lowest point, already made
-               beta:float=0.98, # The smoothing of `losses` (fastai's `Recorder` default)
-               sigma:float=4., # Width, in points, of the lag-free smoothing
-              )->tuple: # (suggested lr, (lr, loss) to mark), as fastai's suggestion functions return
-    "The first lr at which the loss, smoothed without lag, has made `frac` of its fall to its lowest point"
-    raw = unsmooth(losses, num_it, beta)  # fastai's moving average lags the lr by tens of points: undo it
-    return fall_frac(torch.as_tensor(lrs)[1:], centred(raw, sigma), num_it, frac)
 
 FUNCS = dict(steepest_fall=steepest_fall, valley=valley, slide=slide, steep=steep, minimum=minimum, lowest=lowest,
              fall_tenth=fall_tenth, fall_quarter=fall_quarter, fall_half=fall_half, fall_90=fall_90)

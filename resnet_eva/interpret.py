@@ -131,7 +131,8 @@ def plot_misclassified(self:CifarInterpretation,
 
 # %% ../nbs/04_interpret.ipynb #1ebe751b
 # shown in their own columns, or not a choice of recipe
-_not_recipe = {'seed', 'arch', 'width', 'n_per_class', 'precision'}
+_not_recipe = {'seed', 'arch', 'width', 'n_per_class', 'precision', 'on_device'}
+_scores = {'accuracy': 'plain', 'tta_accuracy': 'flip TTA', 'exact_accuracy': 'original pixels'}
 
 def _changes(c):
     "The settings of the run config `c` that differ from its recipe's, as 'name=value'"
@@ -146,22 +147,26 @@ def _run_row(run):
     return dict(recipe=c.get('recipe', 'session9') + (f" ({ch})" if (ch := _changes(c)) else ''), network=net,
                 epochs=c['epochs'],
                 data=c['data']['name'] + ('' if c.get('n_per_class') is None else f", {c['n_per_class']} per class"),
-                device=f"{c['device']}, {c['precision']}", seed=c['seed'], accuracy=m['accuracy'], wall_s=m['wall_s'])
+                device=f"{c['device']}, {c['precision']}", seed=c['seed'], wall_s=m['wall_s'],
+                **{k: m.get(k, np.nan) for k in _scores})
 
 # %% ../nbs/04_interpret.ipynb #d6abadb2
+def _mean_std(v:pd.Series)->str:
+    v = v.dropna()
+    return '–' if v.empty else f'{100*v.mean():.2f}' + ('' if len(v)<2 else f' ± {100*v.std():.2f}')
+
 def results_table(folder:Path|str, # A folder of run folders (e.g. the repo's `results/`)
                  )->pd.DataFrame: # One row per recipe: recipe, network, data, device, seeds, accuracy, time per run
-    "Accuracy (mean ± std over seeds) and time of the complete runs under `folder`, one row per recipe"
+    "Accuracy (mean ± std over seeds: plain / flip TTA / original pixels) and time of the complete runs under `folder`"
     runs = [read_run(d) for d in sorted(Path(folder).iterdir()) if (d/'config.json').exists()]
     rows = pd.DataFrame([_run_row(r) for r in runs if r['metrics'].get('status')=='complete'])
     if rows.empty: return rows
     g = rows.groupby(['recipe','network','data','device'], sort=False)
-    res = g.agg(runs=('seed','size'), seeds=('seed', lambda s: ' '.join(map(str, sorted(s)))),
-                acc_mean=('accuracy','mean'), acc_std=('accuracy','std'), wall_s=('wall_s','mean')).reset_index()
-    res['accuracy'] = [f'{100*m:.2f}%' + ('' if n<2 else f' ± {100*s:.2f}')
-                       for m,s,n in zip(res.acc_mean, res.acc_std, res.runs)]
+    res = g.agg(seeds=('seed', lambda s: ' '.join(map(str, sorted(s)))), wall_s=('wall_s','mean')).reset_index()
+    acc = {k: g[k].apply(_mean_std).values for k in _scores}
+    res['accuracy % (plain / TTA / original pixels)'] = [' / '.join(o) for o in zip(*acc.values())]
     res['time per run'] = [f'{s:.0f} s' if s < 600 else f'{s/60:.0f} min' for s in res.wall_s]
-    return res[['recipe','network','data','device','seeds','accuracy','time per run']]
+    return res.drop(columns='wall_s')
 
 # %% ../nbs/04_interpret.ipynb #51ec7a2f
 report_files = ('loss_accuracy.png', 'misclassified.png', 'gradcam.png', 'confusion.png', 'class_accuracy.csv')

@@ -114,13 +114,24 @@ class ResumeFrom(Callback):
 
 # %% ../nbs/02b_runs.ipynb #94899ad3
 class StopOnNaN(TerminateOnNaNCallback):
-    "fastai's `TerminateOnNaNCallback`, remembering where the loss stopped being finite"
+    "fastai's `TerminateOnNaNCallback`, looking once a phase and remembering where the loss stopped being finite"
     def __init__(self): self.reason = None
+    def before_train(self): self.losses = None
+    before_validate = before_train
     def after_batch(self):
         loss = maybe_gather(self.loss.detach().mean())
-        if torch.isfinite(loss): return
-        phase = 'training' if self.training else 'validation'
-        self.reason = f"the loss became {loss.item()} at epoch {self.epoch}, batch {self.iter} of {phase}"
+        if self.losses is None: self.losses = loss.new_zeros(len(self.dl))
+        self.losses[self.iter] = loss  # kept on the device
+    def after_train(self): self._check('training')
+    def after_validate(self): self._check('validation')
+
+    def _check(self, phase):
+        if self.losses is None: return
+        bad = ~self.losses.isfinite()
+        i = bad.int().argmax().view(1)  # the first bad batch
+        found,i,loss = torch.cat([bad.any().view(1), i, self.losses[i]]).tolist()  # one read
+        if not found: return
+        self.reason = f"the loss became {loss} at epoch {self.epoch}, batch {int(i)} of {phase}"
         raise CancelFitException
 
 # %% ../nbs/02b_runs.ipynb #bf71b7d2
