@@ -6,7 +6,7 @@ Docs: https://resnet-eva.github.io/resnet_eva/runs.html.md"""
 
 # %% auto #0
 __all__ = ['RunHistory', 'Checkpoint', 'ResumeFrom', 'StopOnNaN', 'recipe_learner', 'device_name', 'estimate_run_s',
-           'plot_history', 'train', 'quick_settings', 'experiment', 'read_run', 'resume', 'load_run']
+           'plot_history', 'train', 'experiment_settings', 'experiment', 'read_run', 'resume', 'load_run']
 
 # %% ../nbs/02b_runs.ipynb #3a2d0119
 from fastai.vision.all import *
@@ -198,9 +198,12 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
     return fig
 
 # %% ../nbs/02b_runs.ipynb #477cb9d4
-def _save_final(learn, run_dir):
+def _save_final(learn, run_dir, cfg):
     # `export` writes under `learn.path`
     atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))
+    ev = learn.evaluate(cfg.get('exact'))  # plain, flip TTA, and the original pixels when given
+    _update_metrics(run_dir, tta_accuracy=ev['valid_tta_accuracy'],
+                    **{k: v for k,v in ev.items() if k.startswith('exact_')})
     fig = plot_history(pd.read_csv(run_dir/'history.csv'), title=f'Training history: {run_dir.name}')
     atomic_write(run_dir/'loss_accuracy.png', partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
     _update_metrics(run_dir, status='complete', error=None)
@@ -277,12 +280,13 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
         _update_metrics(run_dir, status='interrupted', error=f'the fit was cancelled after {done} of {cfg["epochs"]} '
                                                              'epochs; resume it to continue')
         return learn
-    _save_final(learn, run_dir)
+    _save_final(learn, run_dir, cfg)
     if progress:
         m = json.loads((run_dir/'metrics.json').read_text())
+        ex = f"; {m['exact_accuracy']:.4f} on the {m['exact_n']} original-pixel images" if 'exact_n' in m else ''
         print(f"Accuracy {m['accuracy']:.4f} on the {cfg['data']['n_valid']} validation images "
-              f"of {cfg['data']['name']} (best {m['best_accuracy']:.4f}, epoch {m['best_epoch']}); "
-              f"{m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
+              f"of {cfg['data']['name']} (flip TTA {m['tta_accuracy']:.4f}; best epoch {m['best_epoch']}: "
+              f"{m['best_accuracy']:.4f}){ex}; {m['epochs']} epochs in {_duration(m['wall_s'])}. Run folder: {run_dir}")
     return learn
 
 # %% ../nbs/02b_runs.ipynb #58bf696a
@@ -358,14 +362,17 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
           num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
           progress:bool=True, # Say what the run does: bars in a terminal or notebook, a line an epoch into a file
           cbs:list|None=None, # Extra callbacks for the fit (tests, experiments)
+          exact:Path|str|None=None, # CIFAR-10's original-pixel test images (.npz) to score the final network on too
           **overrides, # Settings of `settings` that differ from the recipe's, e.g. `epochs=2, width=0.25`
          )->Learner:
     "Train recipe `recipe` (with `overrides`), recording everything in a new run folder"
     rs = get_recipe(recipe, **overrides)
+    if exact is not None: exact = str(Path(exact).absolute()); exact_images(exact, cifar10_classes)  # readable?
     join_distrib()
     run_dir,made = on_rank0(partial(_new_run_dir, out, recipe))
     try: learn,cfg,found = _setup(recipe, rs, data, num_workers, progress, run_dir)
     except BaseException: _unmake(run_dir, made and not rank_distrib()); raise
+    cfg['exact'] = exact
     _write_json(run_dir/'config.json', cfg)
     if found:
         atomic_write(run_dir/'lr_find.csv', lambda f: found[2].to_csv(f, index=False))
@@ -373,23 +380,33 @@ def train(out:Path|str|None=None, # Run folder to create; `None`: runs/<date-tim
     return _fit_run(learn, run_dir, cfg, progress=progress, cbs=cbs)
 
 # %% ../nbs/02b_runs.ipynb #9fd8d34a
-def quick_settings(recipe:str='session9', # A key of `recipes`
-                  )->dict:
-    "Settings that make `recipe` a check of every step taking a minute on a CPU"
-    narrow = dict(width=0.25) if recipes[recipe]['arch']=='custom' else {}
-    return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | narrow
+def experiment_settings(recipe:str='session9', # A key of `recipes`
+                        size:str='quick', # 'quick', 'cpu' or 'full'
+                       )->dict: # The settings that shrink the recipe
+    "What `recipe` changes at `size`: a minute's check, the largest run for a 2-core CPU, or nothing"
+    _check_choice('size', size, ('quick','cpu','full'))
+    custom = recipes[recipe]['arch']=='custom'
+    if size=='quick': return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | (dict(width=0.25) if custom else {})
+    if size=='full': return {}
+    # ResNet18 takes ~10 CPU-seconds a batch of 128 here: 100 images a class for 4 epochs; the custom ResNet at
+    # 1/8 width trains on all the data for all its epochs
+    return dict(on_device=True) | (dict(width=0.125) if custom else dict(n_per_class=100, epochs=4, lr_find_iters=30))
 
 def experiment(recipe:str='session9', # A key of `recipes`
-               full:bool|None=None, # Run the recipe in full; `None`: where there is a GPU, or as RESNET_EVA_FULL says
-               **overrides, # Settings to change in either mode
+               size:str|None=None, # 'quick', 'cpu' or 'full'; `None`: `RESNET_EVA_SIZE`, else full on a GPU, quick on a CPU
+               **overrides, # Settings to change at any size
               )->Path: # The run folder
-    "Train `recipe` in full, or a quick run of it on the CPU, into a new run folder"
-    full = ifnone(full, os.environ.get('RESNET_EVA_FULL', '1' if torch.cuda.is_available() else '0')=='1')
-    if not full: print(f"QUICK MODE: {quick_settings(recipe)}. Every number and figure below comes from this check, "
-                       "not from the recipe: set RESNET_EVA_FULL=1 (on a GPU) for the recipe's result.")
-    out = (Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" if full
-           else Path(tempfile.mkdtemp())/f'{recipe}-quick')
-    train(out, recipe, num_workers=None if full else 0, **(({} if full else quick_settings(recipe)) | overrides))
+    "Train `recipe` at `size` into a new run folder, saying what was run"
+    size = ifnone(size, os.environ.get('RESNET_EVA_SIZE', 'full' if torch.cuda.is_available() else 'quick'))
+    small = experiment_settings(recipe, size)
+    if size=='quick': print(f"QUICK MODE: {small}. Every number and figure below comes from this check, not from the "
+                            "recipe: set RESNET_EVA_SIZE=full (on a GPU) for the recipe's result.")
+    if size=='cpu': print(f"CPU SIZE: {small}, the largest run of the recipe that fits about 30 minutes on a 2-core "
+                          "CPU; every figure below comes from it. RESNET_EVA_SIZE=full (on a GPU) runs the recipe.")
+    out = (Path(tempfile.mkdtemp())/f'{recipe}-quick' if size=='quick'
+           else Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" + ('-cpu' if size=='cpu' else ''))
+    train(out, recipe, num_workers=0 if size=='quick' else None, exact=os.environ.get('RESNET_EVA_EXACT'),
+          **(small | overrides))
     return out
 
 # %% ../nbs/02b_runs.ipynb #3c32c2c9
