@@ -3,11 +3,10 @@
 Stages, each with its own time budget; one stage's failure or overrun is recorded and the next one still runs:
 
 - `main`: `--seeds` seeds of each recipe of `--recipes` through `train`, interleaved by seed so that every recipe
-  has as many seeds when time runs out. Each run is then evaluated again, plain and with flip TTA (the mean of the
-  softmax on the image and on its mirror image), on the validation images and on the 1,017 original-pixel test
-  images (`--exact`), into `eval.json` in its run folder. The table is `results_table`'s.
+  has as many seeds when time runs out. `train` records each run's accuracy plain and with flip TTA, and on the
+  1,017 original-pixel test images (`--exact`). The table is `results_table`'s.
 - `speed`: the fastai `Learner` against the plain PyTorch loop, same weights and batches (`fastai_vs_torch.compare`).
-- `sync`: a short `train` run under CUDA's sync debug mode, counting host syncs by phase of the fit and call site.
+- `sync`: a short `train` run under `count_syncs` (CUDA's sync debug mode on a GPU), by phase of the fit and call site.
 - `notebooks` (only when named): the experiment notebooks, executed and saved by `tools/run_notebooks.py`.
 
 Run folders go under `--work`; `--out` gets `summary.md`, `summary.json` and `records.tar.gz` (the work folder
@@ -19,64 +18,41 @@ without weights), rewritten after every run and stage. The recipe table's settin
 """
 import time
 T0 = time.perf_counter()  # the budget counts the imports too
-import argparse, ast, gc, json, os, shutil, signal, subprocess, sys, tarfile, tempfile, traceback, warnings
-from collections import Counter
+import argparse, ast, gc, json, os, shutil, signal, subprocess, sys, tarfile, tempfile, traceback
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastai.vision.all import Callback, default_device, first, tensor
+from fastai.vision.all import default_device
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fastai_vs_torch
-from resnet_eva.data import cifar10_classes
 from resnet_eva.learner import settings, get_recipe, RunError
 from resnet_eva.runs import train, read_run, device_name, atomic_write
+from resnet_eva.on_device import count_syncs
 from resnet_eva.interpret import results_table
 
 REPO = Path(__file__).resolve().parent.parent
 def say(*args): print(f'[{time.perf_counter()-T0:6.1f}s]', *args, flush=True)
 def _json(fn, d): atomic_write(fn, lambda f: Path(f).write_text(json.dumps(d, indent=2, default=str)+'\n'))
 
-# Evaluation: flip TTA is a callback on `get_preds`, so it works on any DataLoader of the run's `Learner`
-class FlipX(Callback):
-    "Predict on the mirror images"
-    def before_batch(self): self.learn.xb = (self.xb[0].flip(-1),)
-
-def flip_tta(learn, dl, prefix, y=None):
-    "Accuracy on `dl`, plain and with flip TTA; `y`: the labels, when `dl` has none"
-    with learn.no_bar(): (p,t),(pf,_) = learn.get_preds(dl=dl), learn.get_preds(dl=dl, cbs=FlipX())
-    y = t if y is None else y
-    acc = lambda q: (q.argmax(1)==y).float().mean().item()
-    return {f'{prefix}accuracy': acc(p), f'{prefix}tta_accuracy': acc(p+pf), f'{prefix}n': len(y)}
-
-def evaluate(learn, exact=None):
-    "The validation images again, and the original-pixel images (`exact`: `images` HWC uint8, `labels`)"
-    r = flip_tta(learn, learn.dls.valid, 'valid_')
-    if exact is None: return r
-    vocab = list(learn.dls.vocab)
-    y = tensor([vocab.index(cifar10_classes[i]) for i in exact['labels']])  # the npz's labels are in CIFAR's order
-    return r | flip_tta(learn, learn.dls.test_dl(list(exact['images']), num_workers=0), 'exact1017_', y)
-
 # Stages: each fills `res` as it goes, so that an overrun keeps what was done
 def main_stage(a, res, deadline):
-    exact,last = (dict(np.load(a.exact)) if a.exact else None), 0.
+    last = 0.
     for seed in range(a.seeds):
         for recipe in a.recipes:
             d,t = a.work/'runs'/f'{recipe}-seed{seed}', time.perf_counter()
             if t+last > deadline: say(f'skip {d.name}: the last run took {last:.0f} s'); continue
-            try:
-                learn = train(d, recipe, a.data, a.num_workers, progress=False, seed=seed, **a.overrides)
-                t_ev = time.perf_counter(); ev = evaluate(learn, exact)
-                _json(d/'eval.json', ev | dict(eval_s=round(time.perf_counter()-t_ev, 2), train_s=round(t_ev-t, 2)))
+            try: train(d, recipe, a.data, a.num_workers, progress=False, seed=seed, exact=a.exact, **a.overrides)
             except Exception as e:
                 res[d.name] = dict(recipe=recipe, seed=seed, error=f'{type(e).__name__}: {e}')
                 say(f'{d.name} failed: {e}'); continue
-            finally: learn = None; gc.collect(); torch.cuda.empty_cache()
+            finally: gc.collect(); torch.cuda.empty_cache()
             last,m = time.perf_counter()-t, read_run(d)['metrics']
-            res[d.name] = dict(recipe=recipe, seed=seed, accuracy=m['accuracy'], fit_s=m['wall_s'],
-                               **json.loads((d/'eval.json').read_text()))
-            say(f"{d.name}: accuracy {m['accuracy']:.4f}, flip TTA {ev['valid_tta_accuracy']:.4f}"
-                + ('' if exact is None else
-                   f", exact1017 {ev['exact1017_accuracy']:.4f} (TTA {ev['exact1017_tta_accuracy']:.4f})")
-                + f"; fit {m['wall_s']:.1f} s, train() {res[d.name]['train_s']:.1f} s")
+            res[d.name] = dict(recipe=recipe, seed=seed, fit_s=m['wall_s'], train_s=round(last, 2),
+                               **{k: m.get(k) for k in ('accuracy', 'tta_accuracy', 'exact_accuracy',
+                                                        'exact_tta_accuracy')})
+            say(f"{d.name}: accuracy {m['accuracy']:.4f}, flip TTA {m['tta_accuracy']:.4f}"
+                + ('' if a.exact is None else
+                   f", original pixels {m['exact_accuracy']:.4f} (TTA {m['exact_tta_accuracy']:.4f})")
+                + f"; fit {m['wall_s']:.1f} s, train() {last:.1f} s")
             save(a)
 
 def speed_stage(a, res, deadline):
@@ -84,34 +60,13 @@ def speed_stage(a, res, deadline):
     res |= fastai_vs_torch.compare(r['arch'], r['width'], r['bs'], a.speed_steps, reps=a.speed_reps,
                                    warmup=min(10, a.speed_steps), data=a.data, say=say)
 
-class SyncCounter(Callback):
-    "Count the host syncs that CUDA's debug mode warns of, by phase of the fit and by first call site outside torch"
-    def __init__(self): self.phase,self.syncs,self.batches,self.sites = 'setup',Counter(),Counter(),Counter()
-    def before_train(self): self.phase = 'train'
-    def before_validate(self): self.phase = 'valid'
-    def after_validate(self): self.phase = 'between epochs'
-    def after_batch(self): self.batches[self.phase] += 1
-    def warned(self, message, *args, **kwargs):
-        if 'synchroniz' not in str(message): return
-        self.syncs[self.phase] += 1
-        skip = ('/torch/', 'warnings', __file__)
-        fr = first(f for f in traceback.extract_stack()[::-1] if not any(s in f.filename for s in skip))
-        where = fr.filename.split('site-packages/')[-1].replace(str(REPO)+'/', '') if fr else '?'
-        self.sites[f'{where}:{fr.lineno} {fr.name}' if fr else '?'] += 1
-
 def sync_stage(a, res, deadline):
-    c,gpu = SyncCounter(),torch.cuda.is_available()
-    res['mode'] = 'warn' if gpu else 'n/a: CUDA sync debug mode needs a GPU'
-    with warnings.catch_warnings():
-        warnings.simplefilter('always'); warnings.showwarning = c.warned
-        if gpu: torch.cuda.set_sync_debug_mode('warn')
-        try: train(a.work/'sync', a.recipes[0], a.data, a.num_workers, False, [c],
-                   **dict(epochs=2, lr_max=.4) | a.overrides)
-        finally:
-            if gpu: torch.cuda.set_sync_debug_mode(0)
-    res.update(syncs=dict(c.syncs), batches=dict(c.batches), sites=dict(c.sites.most_common(12)),
-               per_train_batch=c.syncs['train']/max(1, c.batches['train']) if gpu else 'n/a')
-    say(f"sync: {res['syncs']} in {res['batches']} batches; per training batch {res['per_train_batch']}")
+    "A 2-epoch `train` run counting reads back to the host (CUDA's sync debug mode on a GPU) by phase and call site"
+    with count_syncs() as sc:
+        train(a.work/'sync', a.recipes[0], a.data, a.num_workers, False, [sc], **dict(epochs=2, lr_max=.4) | a.overrides)
+    res.update(sc.summary())
+    say(f"sync: {res['syncs']} in {res['batches']} batches; per training batch {res['per_train_batch']}, "
+        f"per validation batch {res['per_valid_batch']}, per epoch {res['per_epoch']}")
 
 def notebooks_stage(a, res, deadline):
     (a.work/'notebooks').mkdir(exist_ok=True)
@@ -134,7 +89,7 @@ STAGES = dict(main=main_stage, speed=speed_stage, sync=sync_stage, notebooks=not
 def _seed_means(runs):
     "Per recipe: seeds, the means of accuracies and times, and the GPU issue's target (>=94% mean, >=93% each)"
     g = pd.DataFrame([r for r in runs.values() if 'accuracy' in r]).groupby('recipe', sort=False)
-    t = g.mean(numeric_only=True).drop(columns=['seed', 'valid_n', 'exact1017_n'], errors='ignore')
+    t = g.mean(numeric_only=True).drop(columns=['seed'], errors='ignore')
     t.insert(0, 'seeds', g.size()); t['min_accuracy'] = g.accuracy.min()
     t['94_mean_93_each'] = (t.seeds >= 5) & (t.accuracy >= .94) & (t.min_accuracy >= .93)
     return t.round(4)
@@ -151,7 +106,8 @@ def summary_md(a, S):
               f"{s['wall']['plain_median']:.0f}, fastai {s['wall']['fastai_median']:.0f}; "
               f"{s['steps']} steps x {s['reps']}", '']
     if 'syncs' in (s := S.get('sync', {})):
-        L += [f"sync ({s['mode']}): {s['syncs']} in {s['batches']} batches; per training batch: {s['per_train_batch']}",
+        L += [f"sync: {s['syncs']} in {s['batches']} batches; per training batch {s['per_train_batch']}, per "
+              f"validation batch {s['per_valid_batch']}, per epoch {s['per_epoch']}",
               *[f'  {n} x {k}' for k,n in s['sites'].items()], '']
     L += [f"{k}: {v['status']} in {v.get('seconds', '-')} s" + (f" ({v['error']})" if v.get('error') else '')
           for k,v in S['stages'].items()]
@@ -198,7 +154,7 @@ def parse(argv=None):
     p.add_argument('--stages', default='main,speed,sync', help=f"in this order; of {', '.join(STAGES)}")
     p.add_argument('--budgets', default='main=260,speed=30,sync=20,notebooks=165', help='seconds for each stage')
     p.add_argument('--budget-s', type=float, default=540, help='for everything: a stage gets at most what is left')
-    p.add_argument('--recipes', default='session9', help='comma-separated keys of the recipe table')
+    p.add_argument('--recipes', default='session9,page', help='comma-separated keys of the recipe table')
     p.add_argument('--seeds', type=int, default=5, help='seeds 0..N-1 of each recipe')
     p.add_argument('--num-workers', type=int, default=None, help='DataBlock path (CPU); a GPU reads from the device')
     p.add_argument('--speed-steps', type=int, default=200, help='steps of each timed fit')

@@ -227,12 +227,13 @@ class PadCrop(RandTransform):
         super().__init__(); store_attr()
 
     def encodes(self, x:TensorImage):
+        x = x.as_subclass(Tensor)  # plain tensor ops: no fastai dispatch per op; the result is a `TensorImage` again
         b,c,h,w = x.shape
         xp = F.pad(x, (self.pad,)*4, mode='constant' if self.pad_mode=='zeros' else 'reflect')
         dy,dx = torch.randint(0, 2*self.pad+1, (2,b,1), device=x.device)
         rows,cols = dy+torch.arange(h, device=x.device), dx+torch.arange(w, device=x.device)
-        i,k = torch.arange(b, device=x.device),torch.arange(c, device=x.device)
-        return xp[i[:,None,None,None], k[None,:,None,None], rows[:,None,:,None], cols[:,None,None,:]]
+        xp = xp.gather(2, rows[:,None,:,None].expand(b, c, h, xp.shape[3]))  # each image's rows, then its columns
+        return xp.gather(3, cols[:,None,None,:].expand(b, c, h, w))
 
 # %% ../nbs/00_data.ipynb #a970630a
 class FlipLR(Transform):
@@ -242,6 +243,7 @@ class FlipLR(Transform):
                  p:float=0.5, # Probability that an image is mirrored
                 ): super().__init__(); store_attr()
     def encodes(self, x:TensorImage):
+        x = x.as_subclass(Tensor)
         return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < self.p, x.flip(-1), x)
 
 # %% ../nbs/00_data.ipynb #395d91ce
@@ -261,6 +263,7 @@ class Cutout(RandTransform):
         return self._fills[k]
 
     def encodes(self, x:TensorImage):
+        x = x.as_subclass(Tensor)
         b,c,h,w = x.shape
         if self.size > min(h,w):
             raise ValueError(f"Cutout size {self.size} is larger than the {h}×{w} images: "
@@ -469,7 +472,8 @@ def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`
               stats:tuple=cifar_stats, # (mean, std) for `Normalize`
               item_tfms:list|None=None, # Transforms of each image once read (the `DataBlock` path only)
               batch_tfms:list|None=None, # Batch transforms after `IntToFloatTensor`; `None`: `cifar_tfms` of the above
-              **kwargs, # Passed to the `DataLoaders`, e.g. `shuffle`, `drop_last`, `val_bs`, `pin_memory`
+              val_bs:int|None=None, # Validation batch size; `None`: 2*bs (no activations are kept for a backward pass)
+              **kwargs, # Passed to the `DataLoaders`, e.g. `shuffle`, `drop_last`, `pin_memory`
              )->DataLoaders: # With `dls.source`: the folder, its kind, and the name to report the data under
     "`DataLoaders` of CIFAR-10 (or a folder in its layout): train on the training images, validate on the test images"
     root,kind = cifar_source(path)
@@ -478,6 +482,7 @@ def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`
         raise CifarDataError("item_tfms cannot run on the device path, whose batches are made from tensors, "
                              "not images: pass on_device=False, or give them as batch_tfms.")
     batch_tfms = listify(ifnone(batch_tfms, cifar_tfms(pad, pad_mode, flip, cutout, stats)))
+    kwargs['val_bs'] = ifnone(val_bs, 2*bs)
     if on_device: return _device_dls(root, kind, n_per_class, bs, device, batch_tfms, **kwargs)
     items,vocab = cifar_items(root, kind, n_per_class)
     _check_bs(bs, sum(not o[2] for o in items))

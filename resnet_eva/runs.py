@@ -404,7 +404,7 @@ def experiment(recipe:str='session9', # A key of `recipes`
     if size=='cpu': print(f"CPU SIZE: {small}, the largest run of the recipe that fits about 30 minutes on a 2-core "
                           "CPU; every figure below comes from it. RESNET_EVA_SIZE=full (on a GPU) runs the recipe.")
     out = (Path(tempfile.mkdtemp())/f'{recipe}-quick' if size=='quick'
-           else Path('runs')/f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" + ('-cpu' if size=='cpu' else ''))
+           else Path('runs')/(f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe}" + ('-cpu' if size=='cpu' else '')))
     train(out, recipe, num_workers=0 if size=='quick' else None, exact=os.environ.get('RESNET_EVA_EXACT'),
           **(small | overrides))
     return out
