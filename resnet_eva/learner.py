@@ -164,7 +164,11 @@ def plot_lr_range(self:Learner,
     return fig
 
 # %% ../nbs/02_learner.ipynb #cf0152c9
-def combined_lin(pct, start, middle, end):
+def combined_lin(pct:float, # Fraction of the fit spent going from `start` to `middle`
+                 start:float, # Value at the start
+                 middle:float, # Value after `pct` of the fit
+                 end:float, # Value at the end
+                ):
     "Linear from `start` to `middle` over `pct` of the fit, then to `end`: `combined_cos` with straight lines"
     return combine_scheds([pct,1-pct], [SchedLin(start, middle), SchedLin(middle, end)])
 
@@ -194,6 +198,7 @@ def fit_course(self:Learner,
 # %% ../nbs/02_learner.ipynb #7b295ac2
 class FlipInputs(Callback):
     "Mirror every batch's images left to right: `get_preds(cbs=FlipInputs())` predicts on the mirror images"
+    def __init__(self): super().__init__()
     def before_batch(self): self.learn.xb = (self.xb[0].flip(-1),)
 
 @patch

@@ -124,6 +124,9 @@ def count_syncs(cpu:bool|None=None, # Count reads of CPU tensors; `None`: when t
 # %% ../nbs/01a_on_device.ipynb #9a5bb257
 class DeviceAvgSmoothLoss(AvgSmoothLoss):
     "fastai's `AvgSmoothLoss`, kept on the loss's device"
+    def __init__(self,
+                 beta:float=0.98, # Weight of the past in the moving average, as in fastai's
+                ): super().__init__(beta)
     def accumulate(self, learn):
         loss = to_detach(learn.loss.mean(), cpu=False)
         # a value restored on the CPU moves once, without waiting for the device
@@ -141,6 +144,9 @@ class DeviceAvgLoss(AvgLoss):
 
 class DeviceAvgMetric(AvgMetric):
     "fastai's `AvgMetric`, kept on the device of the predictions"
+    def __init__(self,
+                 func, # The metric of a batch, as `AvgMetric` takes it
+                ): super().__init__(func)
     def accumulate(self, learn):
         bs = find_bs(learn.yb)
         self.total += learn.to_detach(self.func(learn.pred, *learn.yb), cpu=False)*bs
@@ -161,7 +167,12 @@ def to_host(xs:list, # Values, some of them one-element tensors
 class DeviceRecorder(Recorder):
     "fastai's `Recorder`, keeping the losses and metrics on the device and reading them at the end of each epoch"
     name = 'recorder'  # still `learn.recorder`
-    def __init__(self, add_time=True, train_metrics=False, valid_metrics=True, beta=0.98):
+    def __init__(self,
+                 add_time:bool=True, # Record each epoch's time, as fastai's `Recorder`
+                 train_metrics:bool=False, # Compute the metrics on the training batches too
+                 valid_metrics:bool=True, # Compute the metrics on the validation batches
+                 beta:float=0.98, # Smoothing of the training loss
+                ):
         super().__init__(add_time, train_metrics, valid_metrics, beta)
         self.loss,self.smooth_loss = DeviceAvgLoss(),DeviceAvgSmoothLoss(beta=beta)
 
@@ -178,6 +189,7 @@ class DeviceRecorder(Recorder):
 class DeviceProgressCallback(ProgressCallback):
     "fastai's `ProgressCallback`, without the running loss in the bar: printing it would read the device every batch"
     name = 'progress'  # still `learn.progress`, which `no_bar` takes away
+    def __init__(self): super().__init__()
     def after_batch(self): self.pbar.update(self.iter+1)
 
 # %% ../nbs/01a_on_device.ipynb #055cfb73
@@ -194,7 +206,8 @@ def no_bar(self:Learner):
 # %% ../nbs/01a_on_device.ipynb #a3f0ccca
 def _device_metric(m): return DeviceAvgMetric(m.func) if type(m) is AvgMetric else m
 
-def keep_on_device(learn:Learner)->Learner:
+def keep_on_device(learn:Learner, # Changed in place: its recorder, metrics and progress bar
+                  )->Learner:
     "Make `learn` read nothing back from its device in training batches, and read validation once an epoch"
     r,p = getattr(learn, 'recorder', None),getattr(learn, 'progress', None)
     if type(r) is Recorder:
