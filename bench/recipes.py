@@ -159,20 +159,26 @@ def run(a):
 def ms(v): return (f'{100*statistics.mean(v):.2f} ± {100*statistics.stdev(v):.2f}' if len(v) > 1 else
                    f'{100*v[0]:.2f}' if v else '–')
 
+def paired(rs, page):
+    "Accuracy minus `page`'s on the same seeds, in points: each seed's, then the mean"
+    d = [100*(float(r['accuracy'])-page[r['seed']]) for r in rs if r['seed'] in page]
+    return '–' if not d else ', '.join(f'{o:+.1f}' for o in d) + f' (mean {statistics.mean(d):+.1f})'
+
 def table(a):
     size = dict(width=a.width, n_per_class=a.n_per_class, epochs=a.epochs)
     rows = [r for r in csv.DictReader(open(OUT/'runs.csv')) if all(float(r[k])==v for k,v in size.items())]
     by = {}
     for r in rows: by.setdefault(r['variant'], []).append(r)
     order = ['plain-page'] + list(VARIANTS)
-    lines = ['| variant | recipe | changes | seeds | accuracy % | flip TTA % | original pixels % | s a run |',
-             '|---|---|---|---|---|---|---|---|']
+    lines = ['| variant | recipe | changes | seeds | accuracy % | flip TTA % | original pixels % | Δ vs page, same seeds |'
+             ' s a run |', '|---|---|---|---|---|---|---|---|---|']
+    page = {r['seed']: float(r['accuracy']) for r in by.get('page', [])}
     for v in [o for o in order if o in by]:
         rs = by[v]
         f = lambda k: [float(r[k]) for r in rs if r[k] not in ('', 'None')]
         lines.append(f"| {v} | {rs[0]['recipe']} | {rs[0]['changes']} | {','.join(r['seed'] for r in rs)} | "
                      f"{ms(f('accuracy'))} | {ms(f('tta_accuracy'))} | {ms(f('exact_accuracy'))} | "
-                     f"{statistics.mean(f('seconds')):.0f} |")
+                     f"{paired(rs, page)} | {statistics.mean(f('seconds')):.0f} |")
     r0 = rows[0]
     head = (f"# Recipe ablations (reduced size)\n\nCIFAR-10 (JPEG copy), first {r0['n_per_class']} training images per "
             f"class, first {r0['n_per_class']} test images per class; custom ResNet at width {r0['width']}, {r0['epochs']} epochs, batch "

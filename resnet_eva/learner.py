@@ -208,7 +208,8 @@ def flip_tta(self:Learner,
             )->dict: # accuracy, tta_accuracy, n
     "Accuracy on `dl`, plain and with flip TTA"
     dl = ifnone(dl, self.dls.valid)
-    with self.no_bar(): (p,t),(pf,_) = self.get_preds(dl=dl), self.get_preds(dl=dl, cbs=FlipInputs())
+    with self.no_bar():  # `inner`: not a new fit, so the `Recorder` keeps the training's history
+        (p,t),(pf,_) = self.get_preds(dl=dl, inner=True), self.get_preds(dl=dl, cbs=FlipInputs(), inner=True)
     y = t if y is None else tensor(y)
     acc = lambda q: (q.argmax(1)==y).float().mean().item()
     return dict(accuracy=acc(p), tta_accuracy=acc(p+pf), n=len(y))

@@ -201,7 +201,7 @@ def plot_history(history:pd.DataFrame, # One row per epoch: epoch, train_loss, v
 def _save_final(learn, run_dir, cfg):
     # `export` writes under `learn.path`
     atomic_write(run_dir/'learner.pkl', lambda f: learn.export(Path(f).absolute()))
-    ev = learn.evaluate(cfg.get('exact'))  # plain, flip TTA, and the original pixels when given
+    with as_one_process(learn): ev = learn.evaluate(cfg.get('exact'))  # plain, flip TTA, original pixels; rank 0 alone
     _update_metrics(run_dir, tta_accuracy=ev['valid_tta_accuracy'],
                     **{k: v for k,v in ev.items() if k.startswith('exact_')})
     fig = plot_history(pd.read_csv(run_dir/'history.csv'), title=f'Training history: {run_dir.name}')
