@@ -14,12 +14,12 @@ run takes minutes on a CPU; the GPU issue re-checks the winner at full size.
     python bench/recipes.py run --seeds 0 1 2        # appends to results/recipes/runs.csv
     python bench/recipes.py table                    # results/recipes/table-<size>.md from runs.csv
 """
-import argparse, csv, math, os, platform, statistics, subprocess, sys, tempfile, time
+import argparse, csv, json, statistics, subprocess, tempfile, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 import fastai
-from resnet_eva.data import cifar_source, cifar_tensors, cifar_stats, cifar10_classes
-from resnet_eva.learner import cifar_model, get_recipe, exact_images
+from resnet_eva.data import cifar_source, cifar_tensors, cifar_stats
+from resnet_eva.learner import cifar_model, exact_images
 from resnet_eva.runs import train, device_name
 
 OUT = Path(__file__).parent.parent/'results'/'recipes'
@@ -118,7 +118,6 @@ def project_run(recipe, changes, seed, width, n_per_class, epochs, data=None, ex
         learn = train(Path(d)/'run', recipe, data=data, num_workers=0, progress=False, seed=seed, width=width,
                       n_per_class=n_per_class, epochs=epochs, on_device=True, **changes)
         secs = time.perf_counter()-t0
-        import json
         cfg = json.loads((Path(d)/'run'/'config.json').read_text())
         hist = list(csv.DictReader(open(Path(d)/'run'/'history.csv')))
     ev = learn.evaluate(exact)
