@@ -134,7 +134,6 @@ class DeviceAvgSmoothLoss(AvgSmoothLoss):
         self.count += 1
         self.val = torch.lerp(loss, v, self.beta)
 
-# %% ../nbs/01a_on_device.ipynb #6200d07d
 class DeviceAvgLoss(AvgLoss):
     "fastai's `AvgLoss`, kept on the loss's device"
     def accumulate(self, learn):

@@ -386,14 +386,15 @@ def experiment_settings(recipe:str='session9', # A key of `recipes`
     "What `recipe` changes at `size`: a minute's check, the largest run for a 2-core CPU, or nothing"
     _check_choice('size', size, ('quick','cpu','full'))
     custom = recipes[recipe]['arch']=='custom'
-    if size=='quick': return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | (dict(width=0.25) if custom else {})
+    if size=='quick':
+        return dict(n_per_class=20, epochs=2, bs=20, lr_find_iters=20) | (dict(width=0.25) if custom else {})
     if size=='full': return {}
     # ResNet18 takes ~10 CPU-seconds a batch of 128 here: 100 images a class for 4 epochs; the custom ResNet at
     # 1/8 width trains on all the data for all its epochs
     return dict(on_device=True) | (dict(width=0.125) if custom else dict(n_per_class=100, epochs=4, lr_find_iters=30))
 
 def experiment(recipe:str='session9', # A key of `recipes`
-               size:str|None=None, # 'quick', 'cpu' or 'full'; `None`: `RESNET_EVA_SIZE`, else full on a GPU, quick on a CPU
+               size:str|None=None, # 'quick', 'cpu' or 'full'; `None`: `RESNET_EVA_SIZE`, else full on a GPU, quick here
                **overrides, # Settings to change at any size
               )->Path: # The run folder
     "Train `recipe` at `size` into a new run folder, saying what was run"
