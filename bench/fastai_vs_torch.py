@@ -78,7 +78,7 @@ def plain_loop(model, batches, steps, lr_max, div, wd, precision, device):
                                                 final_div_factor=1, base_momentum=0.85, max_momentum=0.95)
     model.train()
     for xb,yb in Cycle(batches, steps):
-        if device.type=='cuda': xb = xb.contiguous(memory_format=torch.channels_last)
+        xb = xb.contiguous(memory_format=torch.channels_last)  # as fastai's ChannelsLast, on every device
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
             loss = F.cross_entropy(model(xb), yb)
         loss.backward(); opt.step(); opt.zero_grad(); sched.step()
@@ -103,7 +103,7 @@ def compare(arch='custom', width=0.25, bs=512, steps=20, batches=4, reps=5, warm
     learn = cifar_learner(DataLoaders(Cycle(bb, 1), []), arch, width)
     def new_plain():
         m = cifar_model(arch, width).to(device); m.load_state_dict(init)
-        return m.to(memory_format=torch.channels_last) if device.type=='cuda' else m
+        return m.to(memory_format=torch.channels_last)
     def run_fastai(n):
         learn.model.load_state_dict(init); learn.opt = None  # fresh weights and optimizer, as the plain loop gets
         return fastai_fit(learn, bb, n, lr_max, div, device)
@@ -169,7 +169,7 @@ def plain_train(images, labels, tpos, vpos, arch, width, bs, epochs, lr_max, div
                 stats, device, amp=None):
     "Train and validate as `train` does, in a plain PyTorch loop; per-epoch times, as `PhaseTimes` gives them"
     model = cifar_model(arch, width).to(device)
-    if device.type=='cuda': model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)  # as cifar_learner, on every device
     steps = len(tpos)//bs  # drop_last, as fastai's training DataLoader
     opt = torch.optim.SGD(model.parameters(), lr=lr_max/div, momentum=0.9, weight_decay=wd)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr_max, total_steps=epochs*steps, pct_start=pct_start,
@@ -180,7 +180,7 @@ def plain_train(images, labels, tpos, vpos, arch, width, bs, epochs, lr_max, div
     def inputs(idx, train):
         x = images[idx].float().div_(255)
         x = plain_augment(x, mean, std, cutout=cutout) if train else (x-mean)/std
-        return x.contiguous(memory_format=torch.channels_last) if device.type=='cuda' else x
+        return x.contiguous(memory_format=torch.channels_last)
     times,hist = [],[]
     for epoch in range(epochs):
         te = t0 = now()

@@ -17,7 +17,7 @@ from .data import *
 from .learner import *
 from .runs import *
 from .interpret import *
-import argparse, contextlib, inspect, sys
+import argparse, contextlib, json, math, shutil, sys, tempfile, textwrap
 import resnet_eva.runs
 from typing import Annotated
 
@@ -27,68 +27,154 @@ def _fail(msg):
     if not rank_distrib(): print(f"resnet-eva {msg}", file=sys.stderr)
     return 1
 
-# %% ../nbs/05_cli.ipynb #4b392811
-def _value(v:str):
-    "A command-line value as the setting it stands for: None, a bool, an int, a float or a name"
-    if v.lower() in ('none','auto'): return None
-    if v.lower() in ('true','false'): return v.lower()=='true'
-    for f in (int, float):
-        try: return f(v)
-        except ValueError: pass
-    return v
+# %% ../nbs/05_cli.ipynb #3a19a2a2
+def _run_folder(run:str, # What was given as a run folder
+               )->str:
+    "`run`, unless it is a file rather than the folder a run is"
+    if Path(run).is_file(): raise CliError(f"{run} is a file, not a run folder: pass the folder that `resnet-eva "
+                                           "train` made (it holds config.json).")
+    return run
 
-def _add_settings(p):
-    g = p.add_argument_group("settings (each changes the recipe's value)")
+# %% ../nbs/05_cli.ipynb #d79143cc
+def _check_workers(n:int|None): # --num-workers, where the command has it
+    "Refuse a negative number of workers before anything is made"
+    if n is not None and n < 0: raise CliError(f"num_workers must be zero (load in this process) or a positive whole "
+                                               f"number, got {n}.")
+
+# %% ../nbs/05_cli.ipynb #559a3cc2
+def _bars(quiet:bool, # --quiet
+         )->bool: # Whether to show progress bars
+    return not quiet and sys.stdout.isatty()
+
+# %% ../nbs/05_cli.ipynb #4b392811
+def _parse(s:Setting, # The setting a value is given for
+           v:str, # The value as typed
+          ):
+    "The first reading of `v` (None, bool, int, float, text) that `s` accepts; else the plainest, for its error"
+    low = v.lower()
+    vs = [None]*(low=='none') + [low=='true']*(low in ('true','false'))
+    for f in (int, float):
+        try: vs.append(f(v))
+        except ValueError: pass
+    return next((o for o in vs+[v] if s.ok(o)), (vs+[v])[0])
+
+# %% ../nbs/05_cli.ipynb #8bc2f64b
+def _flag(s:Setting): return s.ok(True) and s.ok(False)  # a flag and its --no- form
+def _shown(v): return f'{v:g}' if isinstance(v, float) else str(v)
+
+def _add_settings(p:argparse.ArgumentParser, # The parser of `train` or `lr-find`
+                  values:dict, # Every setting, as the options start from
+                  label:str, # Whose values they are, in a word: a recipe's name, or 'run'
+                  whose:str, # Whose values they are, in full
+                 ):
+    g = p.add_argument_group(f"settings (in brackets: the values of {whose}; each option changes one)")
     for k,s in settings.items():
-        g.add_argument('--'+k.replace('_','-'), dest=k, type=_value, default=argparse.SUPPRESS,
-                       help=f"{s.doc} (session9: {s.value})")
+        kw = dict(action=argparse.BooleanOptionalAction) if _flag(s) else dict(type=partial(_parse, s))
+        g.add_argument('--'+k.replace('_','-'), dest=k, default=argparse.SUPPRESS,
+                       help=f"{s.doc} ({label}: {_shown(values[k])})", **kw)
+
+def _recipes_help():
+    base,w = recipes['session9'], shutil.get_terminal_size((120,30))[0]
+    def change(r): return ', '.join(f'{k}={_shown(v)}' for k,v in r.items() if v!=base[k]) or "the course's recipe"
+    return '\n'.join(['recipes (what each changes from session9):'] +
+                     [textwrap.fill(change(r), w, initial_indent=f'  {n:10}', subsequent_indent=' '*12)
+                      for n,r in recipes.items()])
+
+# %% ../nbs/05_cli.ipynb #598d08b1
+def _repeat(config:Path|str, # A run's config.json, or its run folder
+           )->tuple: # The recipe's name, and the settings that repeat the run
+    "The recipe and settings of a run's config.json, with lr_max and div None where its LR finder chose them"
+    fn = Path(config)/'config.json' if Path(config).is_dir() else Path(config)
+    try: cfg = json.loads(fn.read_text())
+    except OSError as e:
+        raise CliError(f"--config {fn} cannot be read ({e.strerror}): pass a run's config.json.") from None
+    except ValueError as e: raise CliError(f"--config {fn} is not JSON ({e}): pass a run's config.json.") from None
+    if not isinstance(cfg, dict) or cfg.get('recipe') not in list(recipes):
+        raise CliError(f"--config {fn} is not a run's config.json: it names no recipe of {', '.join(recipes)}.")
+    s = {k: v for k,v in cfg.items() if k in settings}  # derived entries (lr_min, lr_find, data, versions) are not
+    if bad := [k for k,v in s.items() if not settings[k].ok(v)]:
+        raise CliError(f"--config {fn}: {bad[0]} must be {settings[bad[0]].must}, got {s[bad[0]]!r}.")
+    if isinstance(f := cfg.get('lr_find'), dict):
+        s['lr_max'] = None
+        if math.isclose(s.get('div') or 0, f['lr_max']/f['lr_min']): s['div'] = None
+    return cfg['recipe'], s
+
+def _chosen(recipe:str|None, # --recipe, if given
+            config:str|None, # --config, if given
+            given:dict, # The other options given
+           )->tuple: # The recipe's name, and what changes its settings: `config`'s run's, then `given`
+    if config is None: return recipe or 'session9', given
+    name,s = _repeat(config)
+    if recipe not in (None, name):
+        raise CliError(f"--config repeats a run of recipe {name}: leave out --recipe {recipe}.")
+    return name, s | given
 
 # %% ../nbs/05_cli.ipynb #e1d82fc9
-@delegates(train, but=['progress', 'cbs'], keep=True)
-def train_cli(resume:str=None, # Continue the stopped run in this folder instead, with its own settings
+@delegates(train, but=['progress', 'cbs'])
+def train_cli(recipe:str=None, # A recipe of `recipes` (listed below); default: session9, or the --config run's
+              config:Annotated[str, "Repeat the run of this config.json (or run folder): its recipe and settings, but "
+                                    "those given here; where its LR finder chose lr_max and div, it runs again"]=None,
+              resume:str=None, # Continue the stopped run in this folder instead, with its own settings
               quiet:bool=False, # No progress or messages
               **kwargs):
     "Train a recipe on CIFAR-10, recording the run in a folder"
-    if resume is None: return train(**kwargs, progress=not quiet)
-    given = {k: v for k,v in kwargs.items() if k in settings or v != inspect.signature(train).parameters[k].default}
+    if resume is None:
+        name,over = _chosen(recipe, config, kwargs)
+        return train(recipe=name, **over, progress=not quiet)
+    given = [k for k,v in (kwargs | dict(recipe=recipe, config=config)).items() if k in settings or v is not None]
     if extra := [k for k in given if k not in ('data','num_workers')]:
         raise CliError("--resume continues a run with the settings in its config.json: leave out "
                        f"--{', --'.join(k.replace('_','-') for k in extra)}.")
-    resnet_eva.runs.resume(resume, **{k: kwargs.get(k) for k in ('data','num_workers')}, progress=not quiet)
+    resnet_eva.runs.resume(_run_folder(resume), **{k: kwargs.get(k) for k in ('data','num_workers')},
+                           progress=not quiet)
 
 # %% ../nbs/05_cli.ipynb #ae41a703
-def lr_find_cli(recipe:str='session9', # A recipe of `recipes`
+def _plot_file(out:str): # --out
+    "Refuse a plot file that could not be written, before the finder runs"
+    o = Path(out)
+    if o.is_dir(): raise CliError(f"--out {o} is a folder: pass the plot's file name, such as {o/'lr_find.png'}.")
+    if not o.parent.is_dir(): raise CliError(f"--out {o}: the folder {o.parent} does not exist: create it, or pass a "
+                                             "file in a folder that exists.")
+    try: tempfile.TemporaryFile(dir=o.parent).close()
+    except OSError as e: raise CliError(f"--out {o}: the folder {o.parent} cannot be written ({e.strerror}): pass a "
+                                        "file in a folder you can write to.") from None
+
+def lr_find_cli(recipe:str=None, # A recipe of `recipes` (listed below); default: session9, or the --config run's
+                config:str=None, # Start from the recipe and settings of the run of this config.json (or run folder)
                 data:str=None, # CIFAR-10 folder, .tgz or pickle folder; default: fastai's copy
                 num_workers:int=None, # Data-loading processes; default: one per CPU
-                out:str='lr_find.png', # Where to save the plot
-                quiet:bool=False, # No progress bar
+                out:str='lr_find.png', # The plot's file, in a folder that exists; replaced if it exists
+                quiet:bool=False, # No progress bar (there is none either when the output is not a terminal)
                 **kwargs): # Settings that change the recipe's
     "Run the LR finder and save its plot with LRMIN and LRMAX marked"
-    rs = get_recipe(recipe, **kwargs)
+    name,over = _chosen(recipe, config, kwargs)
+    rs = get_recipe(name, **over)
+    _plot_file(out)
     learn = recipe_learner(rs | dict(lr_max=None), data, num_workers)
-    with (learn.no_bar() if quiet else contextlib.nullcontext()): lrr = learn.lr_range(rs['lr_find_iters'])
+    with (contextlib.nullcontext() if _bars(quiet) else learn.no_bar()): lrr = learn.lr_range(rs['lr_find_iters'])
     fig = learn.plot_lr_range(lrr)
     atomic_write(out, partial(fig.savefig, format='png', dpi=100)); plt.close(fig)
     print(f"LRMIN {lrr.lr_min:.2e} (the loss nears its floor), LRMAX {lrr.lr_max:.2e} (10 x LRMIN); plot: {out}")
 
 # %% ../nbs/05_cli.ipynb #2e528945
 def predict_cli(run:str, # A run folder made by `resnet-eva train`
-                images:Annotated[str, "Image files: photos of any size are cut to their centre square and resized to "
-                                      "32×32", {'nargs':'+'}]
+                images:Annotated[str, "Image files, or folders of them (with their subfolders): photos of any size are "
+                                      "cut to their centre square and resized to 32×32", {'nargs':'+'}],
+                top_k:int=3, # Classes to print for each image, the most probable first
                ):
-    "Print the class and probability the run's network gives each image"
-    for r in predict_images(run, images).itertuples(): print(f"{r.image}: {r.label} ({r.probability:.1%}) "
-                                                             f"[{r.prepared}]")
+    "Print the classes the run's network gives each image, the most probable first, with their probabilities"
+    for r in predict_images(_run_folder(run), images, top_k).itertuples():
+        print(f"{r.image}: {', '.join(f'{c} ({p:.1%})' for c,p in r.top)} [{r.prepared}]")
 
 # %% ../nbs/05_cli.ipynb #00732649
 def report_cli(run:str, # A complete run folder made by `resnet-eva train`, here or on another machine
                data:str=None, # This machine's CIFAR-10 copy, if the run's data is elsewhere here
                k:int=10, # Misclassified images to show and explain with GradCAM
                num_workers:int=None, # Data-loading processes; default: one per CPU
-               quiet:bool=False, # No progress bar
+               quiet:bool=False, # No progress bar (there is none either when the output is not a terminal)
               ):
     "Write a run's figures and per-class accuracy into its folder, and print the table"
-    df = report(run, k, data, num_workers, progress=not quiet)
+    df = report(_run_folder(run), k, data=data, num_workers=num_workers, progress=_bars(quiet))
     print(class_table(df, read_run(run)['metrics'].get('accuracy')))
     print(f"Wrote {', '.join(report_files)} into {run}")
 
@@ -102,6 +188,26 @@ def _usage():
 
 def _raise(msg): raise CliError(msg)
 
+# %% ../nbs/05_cli.ipynb #a8618b57
+def _parser(name:str, # A key of `commands`
+            argv:list, # Its arguments, whose --recipe and --config choose the values its help shows
+           )->argparse.ArgumentParser:
+    p = anno_parser(commands[name], prog=f'resnet-eva {name}')
+    p.error = _raise  # argparse would print its usage; one line says it
+    if name not in ('train', 'lr-find'): return p
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.error = _raise
+    for o in ('--recipe', '--config'): pre.add_argument(o)
+    given,_ = pre.parse_known_args(argv)
+    recipe,over = _chosen(given.recipe, given.config, {})
+    label,whose = ((recipe, f'recipe {recipe}') if given.config is None else
+                   ('run', f'the run of {given.config} (recipe {recipe})'))
+    _add_settings(p, get_recipe(recipe, **over), label, whose)
+    # keep the recipes' lines, in fastcore's layout
+    p.formatter_class = type('RecipesHelp', (argparse.RawDescriptionHelpFormatter, p.formatter_class), {})
+    p.epilog = f"{_recipes_help()}\n\n{p.epilog or ''}"
+    return p
+
 # %% ../nbs/05_cli.ipynb #c3c06282
 def main(argv:list|None=None, # Arguments after `resnet-eva`; `None`: the command line's
         )->int: # Exit status
@@ -110,14 +216,13 @@ def main(argv:list|None=None, # Arguments after `resnet-eva`; `None`: the comman
     if not argv or argv[0] in ('-h', '--help'): print(_usage()); return 0 if argv else 2
     name,rest = argv[0],argv[1:]
     if name not in commands: return _fail(f"error: unknown command {name!r}: use one of {', '.join(commands)}.")
-    cmd = commands[name]
-    p = anno_parser(cmd, prog=f'resnet-eva {name}')
-    if name in ('train', 'lr-find'): _add_settings(p)
-    p.error = _raise  # argparse would print its usage; one line says it
     try:
-        args = {k: v for k,v in vars(p.parse_args(rest)).items() if k not in ('pdb', 'xtra')}
-        res = cmd(**args)
+        args = {k: v for k,v in vars(_parser(name, rest).parse_args(rest)).items() if k not in ('pdb', 'xtra')}
+        _check_workers(args.get('num_workers'))
+        res = commands[name](**args)
     except SystemExit as e: return e.code  # --help
-    except KeyboardInterrupt as e: _fail(f"{name}: {e or 'interrupted'}"); return 143 if 'SIGTERM' in str(e) else 130
+    except KeyboardInterrupt as e:
+        _fail(f"{name}: {e}" if str(e) else f"{name}: interrupted (Ctrl-C).")
+        return 143 if 'SIGTERM' in str(e) else 130
     except (CliError, RunError, CifarDataError) as e: return _fail(f"{name}: error: {e}")
     return res if isinstance(res, int) else 0

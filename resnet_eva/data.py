@@ -6,8 +6,9 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 
 # %% auto #0
 __all__ = ['cifar10_classes', 'CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'cifar_name',
-           'load_cifar_image', 'load_photo', 'PadCrop', 'FlipLR', 'Cutout', 'cifar_tfms', 'cifar_cache_file',
-           'atomic_write', 'cifar_tensors', 'DeviceDL', 'check_images', 'data_error', 'cifar_dls']
+           'load_cifar_image', 'load_photo', 'load_image', 'PadCrop', 'FlipLR', 'to_device_async', 'Cutout',
+           'cifar_tfms', 'cifar_cache_file', 'atomic_write', 'cifar_tensors', 'DeviceDL', 'check_images', 'data_error',
+           'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
@@ -159,11 +160,15 @@ def _source(root, kind, items, vocab):
     return dict(path=str(root), kind=kind, name=cifar_name(items, vocab), vocab=sorted(vocab))
 
 # %% ../nbs/00_data.ipynb #207e4fde
+def _name(x): return x if isinstance(x, (str,Path)) else 'an image array' if isinstance(x, np.ndarray) else 'an image'
+
 def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC `uint8` array, or a PIL image
                     )->PILImage: # The image, RGB and 32×32
     "Open one CIFAR-10 image, converted to RGB, with an error that names a file that is not a 32×32 image"
-    name = x if isinstance(x, (str,Path)) else 'an image array' if isinstance(x, np.ndarray) else 'an image'
-    try: im = PILImage.create(x).convert('RGB')
+    name = _name(x)
+    try:
+        if isinstance(x, Image.Image): x.load()  # fastai's `create` wraps a lazily opened image unread
+        im = PILImage.create(x).convert('RGB')
     except Exception as e: raise CifarDataError(f"{name} cannot be read as an image ({e}); replace or delete it "
                                                 "(fastai's verify_images lists every such file).") from None
     if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: "
@@ -172,14 +177,17 @@ def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC 
 
 # %% ../nbs/00_data.ipynb #124b2f02
 def _open_photo(fn):
-    "The image in `fn`, upright; its size and mode as stored; whether it was turned"
+    "The image `fn` (a file, an array or a PIL image), upright; its size and mode as stored; whether it was turned"
     try:
-        with Image.open(fn) as im0:
+        im0 = fn if isinstance(fn, Image.Image) else Image.fromarray(fn) if isinstance(fn, np.ndarray) else Image.open(fn)
+        with im0:
             im0.load()
             turned = im0.getexif().get(ExifTags.Base.Orientation, 1) != 1
             return ImageOps.exif_transpose(im0), im0.size, im0.mode, turned
+    except Image.DecompressionBombError as e:
+        raise CifarDataError(f"{_name(fn)} is too large to open safely ({e}): resize it first.") from None
     except Exception as e:
-        raise CifarDataError(f"{fn} cannot be read as an image ({type(e).__name__}: {e}); "
+        raise CifarDataError(f"{_name(fn)} cannot be read as an image ({type(e).__name__}: {e}); "
                              "pass a PNG, JPEG or other image file.") from None
 
 def _to_8bit(im):
@@ -194,7 +202,7 @@ def _on_white(im):
     return Image.alpha_composite(Image.new('RGBA', im.size, 'white'), rgba), rgba.getchannel('A').getextrema()[0] < 255
 
 # %% ../nbs/00_data.ipynb #2da66157
-def load_photo(fn:Path|str, # An image file of any size and mode
+def load_photo(fn:Path|str|np.ndarray|Image.Image, # An image of any size and mode: a file, an array or a PIL image
                size:int=32, # Side of the square to make: the network's input size
               )->tuple: # (RGB `PILImage` of size×size, what was done to it)
     "Read any image for prediction: upright, RGB with transparent parts on white, the centre square at `size`×`size`"
@@ -213,6 +221,15 @@ def load_photo(fn:Path|str, # An image file of any size and mode
     if iw != ih: im = im.crop(((iw-n)//2, (ih-n)//2, (iw-n)//2+n, (ih-n)//2+n)); done.append(f'centre {n}×{n} kept')
     if n != size: im = im.resize((size,size), Image.Resampling.LANCZOS); done.append(f'resized to {size}×{size}')
     return PILImage(im), f"{w}×{h} {mode}" + (f" → {', '.join(done)}" if done else ", used as it is")
+
+# %% ../nbs/00_data.ipynb #dc2f01e5
+def load_image(x:Path|str|np.ndarray|Image.Image, # An image of any size: a file, an HWC `uint8` array or a PIL image
+              )->PILImage: # RGB, 32×32
+    "An image for the network: a 32×32 one as `load_cifar_image` reads it, any other as `load_photo` prepares it"
+    try: return load_cifar_image(x)
+    except CifarDataError as e:
+        if 'CIFAR-10 images are 32×32' not in str(e): raise  # unreadable: said once, by `load_cifar_image`
+    return load_photo(x)[0]
 
 # %% ../nbs/00_data.ipynb #999348c7
 class PadCrop(RandTransform):
@@ -246,6 +263,15 @@ class FlipLR(Transform):
         x = x.as_subclass(Tensor)
         return torch.where(torch.rand(len(x), 1, 1, 1, device=x.device) < self.p, x.flip(-1), x)
 
+# %% ../nbs/00_data.ipynb #aa5ca1c1
+def to_device_async(data, # Numbers, a list of them or an array
+                    device:torch.device|str, # Where the tensor is wanted
+                    dtype:torch.dtype|None=None, # The tensor's type; `None`: `torch.as_tensor`'s choice
+                   )->Tensor:
+    "`data` as a tensor on `device`; on a GPU copied from pinned memory without blocking the host"
+    t = torch.as_tensor(data, dtype=dtype)
+    return t.pin_memory().to(device, non_blocking=True) if torch.device(device).type=='cuda' else t.to(device)
+
 # %% ../nbs/00_data.ipynb #395d91ce
 class Cutout(RandTransform):
     "Fill one `size`×`size` square per image, at a random place inside the image, with `fill`"
@@ -259,7 +285,7 @@ class Cutout(RandTransform):
     def _fill_like(self, x):
         "`fill` as a (1,c,1,1) tensor on `x`'s device: copied there once, not in every batch"
         k = (x.device, x.dtype)
-        if k not in self._fills: self._fills[k] = x.new_tensor(self.fill).view(1,-1,1,1)
+        if k not in self._fills: self._fills[k] = to_device_async(self.fill, x.device, x.dtype).view(1,-1,1,1)
         return self._fills[k]
 
     def encodes(self, x:TensorImage):
@@ -348,13 +374,13 @@ def cifar_tensors(root:Path, # A folder from `cifar_source`
 
 # %% ../nbs/00_data.ipynb #0db37278
 class _CacheImage(Transform):
-    "Image `i` of `images`; a file, array or PIL image is read with `load_cifar_image`"
+    "Image `i` of `images`; a file, array or PIL image is read with `load_image`"
     input_types = (int, Path, str, np.ndarray, Image.Image)  # what `test_dl` accepts as items
     def __init__(self, images): super().__init__(); store_attr()
     def encodes(self, i:int): return TensorImage(self.images[i])
     # see "Exporting"; a view would pickle all the storage
     def __getstate__(self): return {**self.__dict__, 'images': self.images[:0].clone().cpu()}
-    def encodes(self, x:Path|str|np.ndarray|Image.Image): return TensorImage(image2tensor(load_cifar_image(x)))
+    def encodes(self, x:Path|str|np.ndarray|Image.Image): return TensorImage(image2tensor(load_image(x)))
 
 class _CacheLabel(Categorize):
     "Label `i` of `labels` (indices into `vocab`, reindexed into the sorted vocabulary); decodes to its class name"
@@ -388,7 +414,7 @@ class DeviceDL(TfmdDL):
 
     def create_batches(self, samps):
         if self.pos is None: return super().create_batches(samps)
-        pos = self.pos[torch.tensor(list(samps), dtype=torch.long, device=self.pos.device)]
+        pos = self.pos[to_device_async(list(samps), self.pos.device, torch.long)]
         return ((TensorImage(self.images[b]), TensorCategory(self.labels[b])) for b in pos.split(self.bs)
                 if len(b)==self.bs or not self.drop_last)
 
@@ -488,7 +514,7 @@ def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`
     _check_bs(bs, sum(not o[2] for o in items))
     num_workers = ifnone(num_workers, defaults.cpus)
     _check_once(root, kind, n_per_class, items, num_workers)
-    image = TransformBlock(type_tfms=load_cifar_image, batch_tfms=IntToFloatTensor)
+    image = TransformBlock(type_tfms=load_image, batch_tfms=IntToFloatTensor)
     dblock = DataBlock(blocks=(image, CategoryBlock(vocab=vocab)), get_x=ItemGetter(0), get_y=ItemGetter(1),
                        splitter=FuncSplitter(ItemGetter(2)), item_tfms=item_tfms, batch_tfms=batch_tfms)
     dls = dblock.dataloaders(items, bs=bs, num_workers=num_workers, device=device, **kwargs)

@@ -175,7 +175,7 @@ def class_cams(model:nn.Module, # The network
                xb:torch.Tensor, # A batch of normalised images
                targets:dict, # {role: classes}, e.g. `dict(pred=preds, true=trues)`, one class per image or one for all
                layers:list|str|None=None, # Stages; `None`: `cam_layers(model)`, the two deepest maps of 8×8 or more
-               methods:list|str=('gradcam', 'gradcam++'), # Methods, as `gradcam` takes them
+               methods:list|str=('gradcam',), # As `gradcam` takes them; 'gradcam++' fails the randomisation check
                impl:str='fastai', # Implementation, as `gradcam` takes it
               )->dict: # {(role, layer, method): (batch, height, width) maps}
     "Maps for every role's classes at every stage with every method"
@@ -186,6 +186,8 @@ def class_cams(model:nn.Module, # The network
 # %% ../nbs/03_gradcam.ipynb #7a799795
 _names = {'gradcam': 'Grad-CAM', 'gradcam++': 'Grad-CAM++', 'hirescam': 'HiResCAM', 'xgradcam': 'XGrad-CAM',
           'layercam': 'LayerCAM'}
+# the checks of "Do the maps show what the network uses?" below that a method fails: said beside its panels
+_fails = {'gradcam++': 'fails the randomisation check: a re-initialised network draws nearly the same maps'}
 
 def _denorm(xb, dls):
     "`xb` as images to draw: the `Normalize` of `dls` undone, clipped to [0,1], channels last, on the CPU"
@@ -211,7 +213,7 @@ def show_cams(learn:Learner, # Its model is explained; its `dls` give the class 
               xb:torch.Tensor, # A batch of normalised images, e.g. the misclassified ones
               targets:dict, # {role: classes}, e.g. `dict(pred=preds, true=trues)`, one class per image or one for all
               layers:list|str|None=None, # Stages; `None`: `cam_layers(learn.model)`
-              methods:list|str=('gradcam', 'gradcam++'), # Methods, as `gradcam` takes them
+              methods:list|str=('gradcam',), # As `gradcam` takes them; 'gradcam++' fails the randomisation check
               impl:str='fastai', # Implementation, as `gradcam` takes it
               max_n:int|None=None, # Show at most `max_n` images; `None`: all of `xb`
               figsize:tuple|None=None, # Size of the figure; `None`: from the numbers of images and panels
@@ -232,13 +234,15 @@ def show_cams(learn:Learner, # Its model is explained; its `dls` give the class 
         row[0].imshow(ims[i], interpolation='nearest')
         row[0].set_title('\n'.join(f'{r}: {name(c[i])}' for r,c in cls.items()), fontsize=8, fontweight='bold')
         for ax,(r,l,m) in zip(row[1:], cols):
-            (h,w),coarse = sizes[l], min(sizes[l]) < 8
-            title = f"{r}: {name(cls[r][i])}\n{_names[m]}\n{l} {h}×{w}{' (coarse)' if coarse else ''}"
+            (h,w),coarse,meth = sizes[l], min(sizes[l]) < 8, _names[m] + (' †' if m in _fails else '')
+            title = f"{r}: {name(cls[r][i])}\n{meth}\n{l} {h}×{w}{' (coarse)' if coarse else ''}"
             _show_cam(ax, ims[i], cams[r,l,m][i], title, alpha, cmap)
     for ax in axs.flat: ax.set_axis_off()
     fig.suptitle('Class activation maps: where each stage finds evidence for each class', fontsize=10)
     cb = fig.colorbar(ScalarMappable(cmap=cmap), ax=axs, location='bottom', shrink=0.3, aspect=40)
     cb.set_label('evidence for the class, scaled to the map\'s maximum', fontsize=8)
+    if fails := dict.fromkeys(m for _,_,m in cols if m in _fails):
+        fig.supxlabel('\n'.join(f'† {_names[m]} {_fails[m]}' for m in fails), fontsize=8)
     return fig
 
 Learner.show_cams = show_cams  # also a method, as fastai's `learn.show_results`

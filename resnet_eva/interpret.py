@@ -200,6 +200,7 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
            data:Path|str|None=None, # This machine's CIFAR-10 copy; `None`: where the run found it
            num_workers:int|None=None, # Data-loading processes; `None`: one per CPU
            progress:bool=True, # Show the validation pass's progress bar
+           methods:list|str=('gradcam',), # GradCAM methods, as `show_cams` takes them; 'gradcam++' fails a check
           )->pd.DataFrame: # Per-class accuracy: cls, correct, total, accuracy
     "Write the run's curves, misclassified images, GradCAM maps, confusion matrix and class accuracy into its folder"
     if not (isinstance(k, int) and k >= 1): raise RunError(f"k must be a positive whole number, got {k!r}.")
@@ -214,7 +215,7 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
             'misclassified.png': _titled(interp.plot_misclassified(k),
                                          f'The {len(idx)} misclassified validation images with the highest loss'
                                          f'\n{what}'),
-            'gradcam.png': _titled(learn.show_cams(xb, dict(pred=decoded, true=targs)),
+            'gradcam.png': _titled(learn.show_cams(xb, dict(pred=decoded, true=targs), methods=methods),
                                    'Where the network finds evidence for its prediction (pred) and for the label (true)'
                                    f'\n{what}'),
             'confusion.png': _confusion(interp, f'Confusion matrix, {df.total.sum()} validation images, '
@@ -244,14 +245,32 @@ def class_table(df:pd.DataFrame, # Per-class accuracy, as `report` returns it
                              + (f"  (the run recorded {100*recorded:.2f}%)" if recorded is not None else '')])
 
 # %% ../nbs/04_interpret.ipynb #3dc1590b
+def _image_files(images):
+    "The files of `images`, with each folder replaced by its image files"
+    files = []
+    for o in listify(images):
+        if not Path(o).is_dir(): files.append(o); continue
+        found = sorted(get_image_files(o))
+        if not found: raise CifarDataError(f"{o} is a folder with no image files in it: pass image files, "
+                                           "or folders that hold some.")
+        files += found
+    return files
+
 def predict_images(run_dir:Path|str, # A complete run folder
-                   images:list, # Image files of any size and mode (see `load_photo`)
-                  )->pd.DataFrame: # One row per image: image, label, probability, and how it was prepared
-    "The class the run's network gives each image, and its probability"
+                   images:list|Path|str, # Image files of any size and mode (see `load_photo`), or folders of them
+                   top_k:int=3, # Classes to list per image, most probable first; at most the run's number of classes
+                  )->pd.DataFrame: # One row per image: image, prepared (how), label, probability, top [(label, prob)]
+    "The class the run's network gives each image, its probability, and the `top_k` most probable classes"
     learn,_ = load_run(run_dir)
-    photos = [load_photo(o) for o in images]  # an unreadable file gets an error that names it
+    vocab = learn.dls.vocab
+    if not (isinstance(top_k, int) and 1 <= top_k <= len(vocab)):
+        raise RunError(f"top_k must be a whole number from 1 to {len(vocab)}, the number of classes of the run in "
+                       f"{run_dir}; got {top_k!r}.")
+    files = _image_files(images)
+    photos = [load_photo(o) for o in files]  # an unreadable file gets an error that names it
     dl = learn.dls.test_dl([np.asarray(im) for im,_ in photos], num_workers=0)
     with learn.no_bar(): probs,_ = learn.get_preds(dl=dl)
-    p,i = probs.max(1)
-    return pd.DataFrame(dict(image=[str(o) for o in images], label=[learn.dls.vocab[j] for j in i],
-                             probability=p.numpy(), prepared=[d for _,d in photos]))
+    p,i = probs.topk(top_k, 1)
+    top = [[(str(vocab[c]), q) for q,c in zip(*o)] for o in zip(p.tolist(), i.tolist())]
+    return pd.DataFrame(dict(image=[str(o) for o in files], prepared=[d for _,d in photos],
+                             label=[t[0][0] for t in top], probability=[t[0][1] for t in top], top=top))

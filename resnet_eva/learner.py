@@ -47,13 +47,12 @@ opt_funcs = dict(sgd=partial(OptimWrapper, opt=torch.optim.SGD, momentum=0.9),
 # %% ../nbs/02_learner.ipynb #98a2e3ff
 def _device(dls): return torch.device(getattr(dls, 'device', None) or default_device())
 
+def _bf16_native(device)->bool: return torch.cuda.get_device_capability(device)[0] >= 8
+
 def _precision(precision, device):
     _check_choice('precision', precision, ('auto','fp32','bf16','fp16'))
-    gpu = torch.device(device).type=='cuda'
-    if precision=='auto': return ('bf16' if torch.cuda.is_bf16_supported() else 'fp16') if gpu else 'fp32'
-    if precision!='fp32' and not gpu: raise RunError(f"precision {precision!r} is mixed precision, which needs a GPU: "
-                                                     "use 'fp32' or 'auto' on the CPU.")
-    return precision
+    if precision!='auto': return precision
+    return ('bf16' if _bf16_native(device) else 'fp16') if torch.device(device).type=='cuda' else 'fp32'
 
 # %% ../nbs/02_learner.ipynb #fb61a2c6
 @delegates(Learner.__init__)
@@ -61,7 +60,7 @@ def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other 
                   arch:str|Callable='custom', # 'custom', 'resnet18', or a function of the number of classes
                   width:float=1, # Channel multiplier of the custom ResNet
                   label_smoothing:float=0., # Label smoothing of the default loss; 0: none, as in the course
-                  precision:str='auto', # 'auto' (fp32 on CPU, bf16/fp16 mixed on GPU), 'fp32', 'bf16' or 'fp16'
+                  precision:str='auto', # 'auto' (fp32 on a CPU, mixed bf16 or fp16 on a GPU), 'fp32', 'bf16' or 'fp16'
                   loss_func=None, # `None`: `CrossEntropyLossFlat(label_smoothing=label_smoothing)`
                   opt_func=opt_funcs['sgd'], # The course's SGD with momentum
                   metrics=accuracy, # As in `Learner`
@@ -71,10 +70,10 @@ def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other 
     if not 0 <= label_smoothing < 1: raise RunError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
     device = _device(dls)
     prec = _precision(precision, device)
-    learn = Learner(dls, cifar_model(arch, width, get_c(dls) or 10), opt_func=opt_func, metrics=metrics, wd=wd,
+    learn = DeviceLearner(dls, cifar_model(arch, width, get_c(dls) or 10), opt_func=opt_func, metrics=metrics, wd=wd,
                     loss_func=ifnone(loss_func, CrossEntropyLossFlat(label_smoothing=label_smoothing)),
                     **{'wd_bn_bias': True, **kwargs})
-    if prec!='fp32': learn.add_cb(MixedPrecision(AMPMode.BF16 if prec=='bf16' else AMPMode.FP16))
+    if prec!='fp32': learn.add_cb(DeviceMixedPrecision(AMPMode.BF16 if prec=='bf16' else AMPMode.FP16))
     learn.add_cb(ChannelsLast())  # faster on a GPU, and 1.3x on this project's CPU (bench/step_options.py)
     learn.precision = prec
     keep_on_device(learn)  # nothing read back from the device in a training batch
@@ -131,12 +130,12 @@ def near_floor(lrs:Tensor, # Learning rates tried, increasing (`lr_find` passes 
     return lr, (lr, float(L[j]))
 
 # %% ../nbs/02_learner.ipynb #1d6733ce
-LRRange = namedtuple('LRRange', 'lr_min lr_max')
+LRRange = namedtuple('LRRange', 'lr_min lr_max num_it', defaults=(100,))
 
 @patch
 def lr_range(self:Learner,
              num_it:int=100, # Batches to try (fastai's default)
-            )->LRRange: # (LRMIN, LRMAX): `near_floor` and ten times it
+            )->LRRange: # (LRMIN, LRMAX, num_it): `near_floor`, ten times it, and the batches tried
     "Run fastai's `lr_find`; LRMIN is where the loss nears its floor (`near_floor`), LRMAX ten times that"
     path = self.path
     with tempfile.TemporaryDirectory() as d:
@@ -144,23 +143,25 @@ def lr_range(self:Learner,
         try: sug = self.lr_find(num_it=num_it, show_plot=False, suggest_funcs=(near_floor, minimum))
         finally: self.path = path
     lr_min = ifnone(sug.near_floor, sug.minimum)  # no fall at all: fastai's `minimum`
-    return LRRange(lr_min, 10*lr_min)
+    return LRRange(lr_min, 10*lr_min, num_it)
 
 # %% ../nbs/02_learner.ipynb #88ae6f74
 @patch
 def plot_lr_range(self:Learner,
                   lrr:LRRange, # What `lr_range` returned
-                  skip_end:int=5, # Last points left out, as in fastai's plot
+                  skip_end:int=5, # Last points left out, as fastai's suggestions leave them out
                   figsize:tuple=(6,4), # Figure size in inches
                  )->plt.Figure:
-    "The LR finder's curve with LRMIN and LRMAX marked"
-    lrs,losses = self.recorder.lrs[:-skip_end], [float(o) for o in self.recorder.losses[:-skip_end]]
+    "The loss curve the rule reads (and, faintly, fastai's lagging one), with LRMIN and LRMAX marked"
+    n = lrr.num_it
+    lrs,L = self.recorder.lrs[n//10:-skip_end], tensor([float(o) for o in self.recorder.losses[n//10:-skip_end]])
     fig,ax = plt.subplots(figsize=figsize)
-    ax.plot(lrs, losses)
+    ax.plot(lrs, L, color='C0', alpha=.3, label="fastai's smoothed loss (lags)")
+    ax.plot(lrs[1:], centred(unsmooth(L, n)), color='C0', label='smoothed without lag: what the rule reads')
     for lr,nm,c in ((lrr.lr_min, 'LRMIN: loss near its floor', 'C1'), (lrr.lr_max, 'LRMAX: 10 × LRMIN', 'C3')):
         ax.axvline(lr, color=c, ls='--', label=f'{nm} ({lr:.2e})')
-    ax.set(xscale='log', xlabel='learning rate', ylabel='loss (smoothed)', title='LR finder')
-    ax.legend(); fig.tight_layout()
+    ax.set(xscale='log', xlabel='learning rate', ylabel='loss', title='LR finder')
+    ax.legend(fontsize='small'); fig.tight_layout()
     return fig
 
 # %% ../nbs/02_learner.ipynb #cf0152c9
@@ -187,12 +188,12 @@ def fit_course(self:Learner,
                **kwargs):
     "The course's one cycle: LRMIN up to LRMAX at epoch 5, then back down to LRMIN (or near zero)"
     _check_choice('shape', shape, ('cos','linear'))
-    sched = dict(cos=combined_cos, linear=combined_lin)[shape]
+    div_final,moms = 1e5 if annihilate else div, None if mom is None else (mom,)*3
+    if shape=='cos': return self.fit_one_cycle(n_epoch, lr_max, div, div_final, pct_start, moms=moms, cbs=cbs, **kwargs)
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', lr_max)
-    moms = self.moms if mom is None else (mom,)*3
-    scheds = {'lr': sched(pct_start, lr_max/div, lr_max, lr_max/(1e5 if annihilate else div)),
-              'mom': sched(pct_start, *moms)}
+    scheds = {'lr': combined_lin(pct_start, lr_max/div, lr_max, lr_max/div_final),
+              'mom': combined_lin(pct_start, *ifnone(moms, self.moms))}
     self.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), **kwargs)
 
 # %% ../nbs/02_learner.ipynb #7b295ac2
@@ -203,16 +204,15 @@ class FlipInputs(Callback):
 
 @patch
 def flip_tta(self:Learner,
-             dl=None, # A `DataLoader` of the learner's; `None`: the validation one
-             y:Tensor|None=None, # The labels, when `dl` has none (a `test_dl`)
-            )->dict: # accuracy, tta_accuracy, n
-    "Accuracy on `dl`, plain and with flip TTA"
-    dl = ifnone(dl, self.dls.valid)
+             ds_idx:int=1, # The `DataLoader` of `dls` to predict on, as in fastai's `tta`
+             dl=None, # Another `DataLoader` of the learner's, e.g. a `test_dl`
+             beta:float|None=0.5, # Weight of the plain predictions; `None`: both, as (mirrored, plain)
+            )->tuple: # (predictions, targets), as fastai's `tta` returns them
+    "fastai's `tta` with one augmentation, the mirror image, made on the batch, so any `DataLoader` of the learner works"
+    dl = ifnone(dl, self.dls[ds_idx])
     with self.no_bar():  # `inner`: not a new fit, so the `Recorder` keeps the training's history
         (p,t),(pf,_) = self.get_preds(dl=dl, inner=True), self.get_preds(dl=dl, cbs=FlipInputs(), inner=True)
-    y = t if y is None else tensor(y)
-    acc = lambda q: (q.argmax(1)==y).float().mean().item()
-    return dict(accuracy=acc(p), tta_accuracy=acc(p+pf), n=len(y))
+    return ((pf,p) if beta is None else torch.lerp(pf, p, beta)), t
 
 # %% ../nbs/02_learner.ipynb #cec8d367
 def exact_images(fn:Path|str, # An `.npz` with `images` (N,32,32,3) uint8 and `labels` (N,) in CIFAR-10's class order
@@ -226,15 +226,22 @@ def exact_images(fn:Path|str, # An `.npz` with `images` (N,32,32,3) uint8 and `l
     keep = [i for i,o in enumerate(d['labels']) if cifar10_classes[o] in vocab]  # a run on some classes: theirs
     return list(d['images'][keep]), [list(vocab).index(cifar10_classes[o]) for o in d['labels'][keep]]
 
+def _accuracies(learn, dl, y, split):
+    "Accuracy of `learn` on `dl` (labels `y`, or the loader's), plain and with flip TTA, keyed by `split`"
+    (pf,p),t = learn.flip_tta(dl=dl, beta=None)
+    y = t if y is None else tensor(y)
+    acc = lambda q: (q.argmax(1)==y).float().mean().item()
+    return {f'{split}_accuracy': acc(p), f'{split}_tta_accuracy': acc(p+pf), f'{split}_n': len(y)}
+
 @patch
 def evaluate(self:Learner,
              exact:Path|str|None=None, # `exact_images`' file, to score the original pixels too
             )->dict: # valid_accuracy, valid_tta_accuracy, valid_n, and exact_... the same
     "Accuracy, plain and with flip TTA, on the validation images and on the original-pixel ones"
-    r = {f'valid_{k}': v for k,v in self.flip_tta().items()}
+    r = _accuracies(self, self.dls.valid, None, 'valid')
     if exact is None: return r
     x,y = exact_images(exact, self.dls.vocab)
-    return r | {f'exact_{k}': v for k,v in self.flip_tta(self.dls.test_dl(x, num_workers=0), y).items()}
+    return r | _accuracies(self, self.dls.test_dl(x, num_workers=0), y, 'exact')
 
 # %% ../nbs/02_learner.ipynb #dc736600
 class Setting(NamedTuple):
@@ -281,12 +288,13 @@ settings = dict(
                      'Padding of the random crop: black (the course) or mirrored (Page)'),
     precision=Setting('auto', _among('auto','fp32','bf16','fp16'), _named(('auto','fp32','bf16','fp16')),
                       'auto: fp32 on the CPU, mixed on a GPU'),
-    lr_find_iters=Setting(100, _int(6), 'a whole number of at least 6', 'Batches the LR finder tries'),
+    lr_find_iters=Setting(100, _int(7), 'a whole number of at least 7', 'Batches the LR finder tries'),
     n_per_class=Setting(None, lambda v: v is None or _int(1)(v), 'a positive whole number, or None for all images',
                         'Images of each class in each split, for quick runs; None: all'),
     on_device=Setting(None, _among(None, True, False), 'True, False or None',
                       'Batches from uint8 tensors kept on the device and augmented there; None: on a GPU only'),
-    seed=Setting(42, _int(), 'a whole number', 'Random seed: the same seed repeats a CPU run exactly'))
+    seed=Setting(42, _int(0, 2**64-1), 'a whole number from 0 to 2**64-1',
+                 'Random seed: the same seed repeats a CPU run exactly'))
 
 recipes = dict(session9={k: s.value for k,s in settings.items()})
 recipes['session8'] = recipes['session9'] | dict(arch='resnet18', epochs=20, bs=128, pct_start=5/20, cutout=16)

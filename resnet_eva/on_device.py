@@ -6,19 +6,22 @@ Docs: https://resnet-eva.github.io/resnet_eva/on_device.html.md"""
 
 # %% auto #0
 __all__ = ['host_code', 'SyncCount', 'count_syncs', 'DeviceAvgSmoothLoss', 'DeviceAvgLoss', 'DeviceAvgMetric', 'to_host',
-           'DeviceRecorder', 'DeviceProgressCallback', 'keep_on_device']
+           'DeviceRecorder', 'DeviceProgressCallback', 'DeviceLearner', 'keep_on_device', 'DeviceMixedPrecision']
 
 # %% ../nbs/01a_on_device.ipynb #c048541e
 from fastai.vision.all import *
+from torch.amp import GradScaler, autocast
 from collections import Counter
 import sys, threading, warnings
 
 # %% ../nbs/01a_on_device.ipynb #ecebed61
 _reads = ('item', 'tolist', 'numpy', 'cpu', 'to', '__bool__', '__float__', '__int__', '__index__')
+_makes = ('tensor', 'as_tensor')  # `torch` functions that make a tensor from Python data (and `Tensor.new_tensor`)
 
 host_code = (('fastai/callback/schedule.py', None), # The one-cycle schedule: its positions are CPU tensors
              ('fastai/data/load.py', '__iter__'), # torch's `DataLoader` seeding itself from a CPU tensor
-             ('resnet_eva/data.py', 'get_idxs')) # `DeviceDL`'s shuffled order, made on the CPU
+             ('resnet_eva/data.py', 'get_idxs'), # `DeviceDL`'s shuffled order, made on the CPU
+             ('resnet_eva/data.py', 'to_device_async')) # Pinned, then copied without blocking on a GPU
 
 def _caller(f):
     "The first frame from `f` on that is not torch's or `warnings`'"
@@ -33,7 +36,7 @@ def _is_host(f, host):
 
 # %% ../nbs/01a_on_device.ipynb #f76b7203
 class SyncCount(Callback):
-    "Counts, by phase of a fit, the reads of device values back to the host; made by `count_syncs`"
+    "Counts, by phase of a fit, the reads of device values back to the host and the blocking copies to the device"
     order = -100  # first in each event: what the other callbacks do there counts in the phase it begins
     def __init__(self,
                  cpu:bool|None=None, # Count reads of CPU tensors; `None`: when the fit's batches are on the CPU
@@ -41,7 +44,7 @@ class SyncCount(Callback):
                 ):
         store_attr()
         self.phase,self.epochs,self.cuda,self._busy = 'between',0,False,threading.local()
-        self.calls,self.warned,self.batches,self.sites = Counter(),Counter(),Counter(),Counter()
+        self.calls,self.warned,self.copies,self.batches,self.sites = Counter(),Counter(),Counter(),Counter(),Counter()
 
     def before_fit(self):  # the batches go to `dls.device`, or stay where they are made, with the model
         self.data_cpu = torch.device(getattr(self.dls, 'device', None) or one_param(self.model).device).type=='cpu'
@@ -64,12 +67,18 @@ def per_train_batch(self:SyncCount): return self.syncs['train']/max(1, self.batc
 def per_valid_batch(self:SyncCount): return self.syncs['valid']/max(1, self.batches['valid'])
 @patch(as_prop=True)
 def per_epoch(self:SyncCount): return sum(self.syncs.values())/max(1, self.epochs)
+@patch
+def copies_per_batch(self:SyncCount, phase:str='train')->float:
+    "Blocking copies to the device per batch of `phase`, those made before its first batch included"
+    return (self.copies[phase] + self.copies[f'{phase} start'])/max(1, self.batches[phase])
 
 @patch
 def summary(self:SyncCount)->dict:
-    "The counts by phase, per batch and per epoch, and the places that read most"
-    return dict(syncs=dict(self.syncs), batches=dict(self.batches), epochs=self.epochs,
+    "The counts by phase, per batch and per epoch, and the places that read or copy most"
+    return dict(syncs=dict(self.syncs), copies=dict(self.copies), batches=dict(self.batches), epochs=self.epochs,
                 per_train_batch=self.per_train_batch, per_valid_batch=self.per_valid_batch, per_epoch=self.per_epoch,
+                copies_per_train_batch=self.copies_per_batch('train'),
+                copies_per_valid_batch=self.copies_per_batch('valid'),
                 sites={f'{p}: {s}': n for (p,s),n in self.sites.most_common(12)})
 
 # %% ../nbs/01a_on_device.ipynb #434f9d98
@@ -80,15 +89,30 @@ def _is_read(self:SyncCount, t, nm, args, kwargs):
     return t.device.type!='cpu' or self.on_cpu
 
 @patch
+def _count(self:SyncCount, counter, what, t, fr):
+    "Count `what` of tensor `t` at frame `fr`, unless host code did it on the CPU by design"
+    if t.device.type=='cpu' and _is_host(fr, self.host): return
+    counter[self.phase] += 1; self.sites[(self.phase, f'{what} at {_site(fr)}')] += 1
+
+@patch
 def _wrap(self:SyncCount, nm, f):
     def _inner(t, *args, **kwargs):
         if getattr(self._busy, 'on', False) or not self._is_read(t, nm, args, kwargs): return f(t, *args, **kwargs)
-        fr = _caller(sys._getframe(1))
-        if not (t.device.type=='cpu' and _is_host(fr, self.host)):
-            self.calls[self.phase] += 1; self.sites[(self.phase, f'{nm} at {_site(fr)}')] += 1
+        self._count(self.calls, nm, t, _caller(sys._getframe(1)))
         self._busy.on = True
         try: return f(t, *args, **kwargs)
         finally: self._busy.on = False
+    return _inner
+
+@patch
+def _wrap_make(self:SyncCount, nm, f):
+    "`f` (a maker of tensors from data), counting a tensor made from Python data on the device as a copy"
+    def _inner(*args, **kwargs):
+        res = f(*args, **kwargs)
+        data = args[1 if nm=='new_tensor' else 0] if args else kwargs.get('data')
+        if (not isinstance(data, Tensor) and not getattr(self._busy, 'on', False) and self.phase!='between'
+            and (res.device.type!='cpu' or self.on_cpu)): self._count(self.copies, nm, res, _caller(sys._getframe(1)))
+        return res
     return _inner
 
 @patch
@@ -103,12 +127,15 @@ def _warned(self:SyncCount, show):
 def count_syncs(cpu:bool|None=None, # Count reads of CPU tensors; `None`: when the fit's batches are on the CPU
                 host:tuple=host_code, # (file, function or `None`): code whose reads of CPU tensors are not counted
                )->SyncCount: # Pass it to the fit as a callback, then read its counts
-    "Within, count the reads of device values back to the host, by phase of the fits given the `SyncCount`"
+    "Within, count the reads of device values back to the host and the blocking copies to the device, by phase"
     sc = SyncCount(cpu, host)
-    old = {nm: torch.Tensor.__dict__.get(nm) for nm in _reads}
+    old = {nm: torch.Tensor.__dict__.get(nm) for nm in _reads+('new_tensor',)}
+    made = {nm: getattr(torch, nm) for nm in _makes}
     sc.cuda = torch.cuda.is_available()
     try:
         for nm in _reads: setattr(torch.Tensor, nm, sc._wrap(nm, getattr(torch.Tensor, nm)))
+        torch.Tensor.new_tensor = sc._wrap_make('new_tensor', torch.Tensor.new_tensor)
+        for nm,f in made.items(): setattr(torch, nm, sc._wrap_make(nm, f))
         with warnings.catch_warnings():
             warnings.filterwarnings('always', message='.*synchroniz')
             warnings.showwarning = sc._warned(warnings.showwarning)
@@ -117,6 +144,7 @@ def count_syncs(cpu:bool|None=None, # Count reads of CPU tensors; `None`: when t
             finally:
                 if sc.cuda: torch.cuda.set_sync_debug_mode(mode)
     finally:
+        for nm,f in made.items(): setattr(torch, nm, f)
         for nm,f in old.items():
             if f is None: delattr(torch.Tensor, nm)
             else: setattr(torch.Tensor, nm, f)
@@ -192,15 +220,16 @@ class DeviceProgressCallback(ProgressCallback):
     def after_batch(self): self.pbar.update(self.iter+1)
 
 # %% ../nbs/01a_on_device.ipynb #055cfb73
-@patch
-@contextmanager
-def no_bar(self:Learner):
-    "Within, no progress bars; then the learner's own progress callback is back"
-    cb = getattr(self, 'progress', None)
-    if cb is not None: self.remove_cb(cb)
-    try: yield self
-    finally:
-        if cb is not None: self.add_cb(cb)
+class DeviceLearner(Learner):
+    "fastai's `Learner`, whose `no_bar` gives back the learner's own progress callback"
+    @contextmanager
+    def no_bar(self):
+        "Within, no progress bars; then the learner's own progress callback is back"
+        cb = getattr(self, 'progress', None)
+        if cb is not None: self.remove_cb(cb)
+        try: yield self
+        finally:
+            if cb is not None: self.add_cb(cb)
 
 # %% ../nbs/01a_on_device.ipynb #a3f0ccca
 def _device_metric(m): return DeviceAvgMetric(m.func) if type(m) is AvgMetric else m
@@ -214,3 +243,16 @@ def keep_on_device(learn:Learner, # Changed in place: its recorder, metrics and 
     if type(p) is ProgressCallback: learn.remove_cb(p).add_cb(DeviceProgressCallback())
     learn.metrics = learn.metrics.map(_device_metric)
     return learn
+
+# %% ../nbs/01a_on_device.ipynb #e83bb8d8
+def _data_device(learn): return torch.device(getattr(learn.dls, 'device', None) or one_param(learn.model).device)
+
+class DeviceMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` on the batches' device (a CPU too), still in place for `get_preds(inner=True)` after a fit"
+    name = 'mixed_precision'  # still `learn.mixed_precision`, which fastai's `to_fp32` and `load_learner` look for
+    def before_fit(self):
+        bf16,dt = AMPMode(self.amp_mode)==AMPMode.BF16,_data_device(self.learn).type
+        self.kwargs['enabled'] = not bf16  # bf16 has fp32's range: nothing to scale
+        self.autocast = autocast(dt, dtype=torch.bfloat16 if bf16 else torch.float16)
+        self.learn.scaler,self.scales = GradScaler(dt, **self.kwargs),L()
+    def after_fit(self): self.scales = None  # fastai's drops the autocast too

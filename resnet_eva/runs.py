@@ -54,7 +54,7 @@ class RunHistory(Callback):
         rec = self.recorder
         if not rec.final_record: return  # an epoch skipped by `fit(start_epoch=...)` records nothing
         names = [n for n in rec.metric_names[1:] if n!='time']
-        self.rows.append(dict(epoch=self.epoch, **{n: float(v) for n,v in zip(names, rec.final_record)},
+        self.rows.append(dict(epoch=self.epoch+1, **{n: float(v) for n,v in zip(names, rec.final_record)},
                               lr=rec.lrs[-1], seconds=round(time.perf_counter()-self.t_epoch, 3)))
         atomic_write(self.run_dir/'history.csv', lambda f: pd.DataFrame(self.rows).to_csv(f, index=False))
         _update_metrics(self.run_dir, **_summary(self.rows, self.train_s, self.n_seen))
@@ -131,7 +131,7 @@ class StopOnNaN(TerminateOnNaNCallback):
         i = bad.int().argmax().view(1)  # the first bad batch
         found,i,loss = torch.cat([bad.any().view(1), i, self.losses[i]]).tolist()  # one read
         if not found: return
-        self.reason = f"the loss became {loss} at epoch {self.epoch}, batch {int(i)} of {phase}"
+        self.reason = f"the loss became {loss} at epoch {self.epoch+1}, batch {int(i)+1} of {phase}"
         raise CancelFitException
 
 # %% ../nbs/02b_runs.ipynb #bf71b7d2
@@ -238,13 +238,13 @@ def _sigterm_interrupts():
     finally: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/02b_runs.ipynb #a5d438cc
-def _kept(hist): return f"checkpoint.pth keeps epoch {len(hist.rows)-1}" if hist.rows else "no epoch finished"
+def _kept(hist): return f"checkpoint.pth keeps epoch {len(hist.rows)}" if hist.rows else "no epoch finished"
 
 def _stopped(run_dir, hist, learn, e):
     "The `RunError` for an exception `e` that stopped a fit, or `None` when it is not the data's fault"
     err = data_error(e)
     if err is None: return None
-    return RunError(f"training stopped in epoch {learn.epoch}: {err} {_kept(hist)}; then continue with "
+    return RunError(f"training stopped in epoch {learn.epoch+1}: {err} {_kept(hist)}; then continue with "
                     f"`resnet-eva train --resume {run_dir}`.")
 
 # %% ../nbs/02b_runs.ipynb #0f2668e3
@@ -260,7 +260,7 @@ def _fit_run(learn, run_dir, cfg, start_epoch=0, state=None, progress=True, cbs=
                                  cbs=[nan, hist, Checkpoint(run_dir/'checkpoint.pth')]
                                      + ([ResumeFrom(state)] if state else []) + L(cbs))
     except KeyboardInterrupt as e:
-        msg = (f"interrupted ({e or 'Ctrl-C'}) after {len(hist.rows)} of {cfg['epochs']} epochs: continue with "
+        msg = (f"interrupted ({str(e) or 'Ctrl-C'}) after {len(hist.rows)} of {cfg['epochs']} epochs: continue with "
                f"`resnet-eva train --resume {run_dir}` or resume('{run_dir}')")
         _update_metrics(run_dir, status='interrupted', error=msg)
         raise KeyboardInterrupt(msg) from None
