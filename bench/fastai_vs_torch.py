@@ -196,14 +196,14 @@ def plain_train(images, labels, tpos, vpos, arch, width, bs, epochs, lr_max, div
         model.eval()
         vloss,correct,t0 = torch.zeros((), device=device),torch.zeros((), device=device, dtype=torch.long),now()
         with torch.no_grad():
-            for idx in vpos.split(bs):
+            for idx in vpos.split(2*bs):  # the project validates at twice the batch (`cifar_dls`' val_bs)
                 y = labels[idx]
                 with torch.autocast(device.type, dtype=amp, enabled=amp is not None): out = model(inputs(idx, False))
                 vloss += F.cross_entropy(out.float(), y, reduction='sum'); correct += (out.argmax(1)==y).sum()
         hist.append(dict(train_loss=(tot/steps).item(), valid_loss=vloss.item()/len(vpos),
                          accuracy=correct.item()/len(vpos)))
         t1 = now(); times.append(dict(epoch=epoch, phase='valid', wall=t1[0]-t0[0], cpu=t1[1]-t0[1],
-                                      n=math.ceil(len(vpos)/bs)))
+                                      n=math.ceil(len(vpos)/(2*bs))))
         t1 = now(); times.append(dict(epoch=epoch, phase='epoch', wall=t1[0]-te[0], cpu=t1[1]-te[1], n=0))
     return times,hist
 
@@ -219,19 +219,21 @@ def _rest(times, skip):
     return sum(t['wall']*(1 if t['phase']=='epoch' else -1) for t in ts)/max(1, n)
 
 def overhead(width=0.0625, bs=64, n_per_class=320, epochs=3, skip=1, reps=5, lr_max=0.05, div=10., device='cpu',
-             data=None, say=print):
+             data=None, say=print, arch='custom'):
     "Per-step time of `train` (session 9) against a plain PyTorch loop doing the same work, alternated `reps` times"
     from resnet_eva.learner import get_recipe
     import tempfile
     device = torch.device(device)
-    cfg = get_recipe('session9', width=width, bs=bs, n_per_class=n_per_class, epochs=epochs, lr_max=lr_max, div=div)
-    over = {k: cfg[k] for k in ('width','bs','n_per_class','epochs','lr_max','div')}
+    cfg = get_recipe('session9', width=width, bs=bs, n_per_class=n_per_class, epochs=epochs, lr_max=lr_max, div=div,
+                     arch=arch)
+    over = {k: cfg[k] for k in ('arch','width','bs','n_per_class','epochs','lr_max','div')}
     dls = cifar_dls(data, bs=bs, n_per_class=n_per_class, num_workers=0, device=device, on_device=True)
     images,labels,tpos,vpos = dls.train.images,dls.train.labels,dls.train.pos,dls.valid.pos
     prec = cifar_learner(dls, cfg['arch'], width).precision
     amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(prec)
-    say(f"\nsession9 at width {width}, batch {bs}, {epochs} epochs of {len(tpos)//bs} steps ({len(tpos)} training "
-        f"images) and {math.ceil(len(vpos)/bs)} validation batches, {prec}; timing epochs {skip+1}-{epochs}; "
+    nm = '' if arch=='custom' else f" with arch {getattr(arch, '__name__', arch)}"
+    say(f"\nsession9{nm} at width {width}, batch {bs}, {epochs} epochs of {len(tpos)//bs} steps ({len(tpos)} training "
+        f"images) and {math.ceil(len(vpos)/(2*bs))} validation batches, {prec}; timing epochs {skip+1}-{epochs}; "
         f"{device_name(device)}; load average {os.getloadavg()[0]:.2f}\nproject side: resnet_eva.runs.train(on_device=True)")
     res = {k: dict(train=[], train_cpu=[], valid=[], epoch_rest=[], total=[], acc=[]) for k in ('project','plain')}
     def run_project():
@@ -274,13 +276,13 @@ def overhead(width=0.0625, bs=64, n_per_class=320, epochs=3, skip=1, reps=5, lr_
 REGIMES = [dict(width=0.0625, bs=64, n_per_class=320, reps=5, epochs=3),  # a step short enough for overhead to show
            dict(width=1, bs=512, n_per_class=103, reps=3, epochs=2)]  # the course's network: 2 steps an epoch
 
-def profile_project(width, bs, n_per_class, epochs, lr_max, div, device, data, top=25):
+def profile_project(width, bs, n_per_class, epochs, lr_max, div, device, data, top=25, arch='custom'):
     "cProfile of one `train` run (as `overhead` runs it); the `top` functions by own time and by cumulative time"
     import cProfile, io, pstats, tempfile
     with tempfile.TemporaryDirectory() as d:
         pr = cProfile.Profile(); pr.enable()
         project_train(Path(d)/'run', data, torch.device(device), [], width=width, bs=bs, n_per_class=n_per_class,
-                      epochs=epochs, lr_max=lr_max, div=div)
+                      epochs=epochs, lr_max=lr_max, div=div, arch=arch)
         pr.disable()
     for key in ('tottime', 'cumulative'):
         f = io.StringIO(); pstats.Stats(pr, stream=f).sort_stats(key).print_stats(top)

@@ -7,7 +7,9 @@ Stages, each with its own time budget; one stage's failure or overrun is recorde
   1,017 original-pixel test images (`--exact`). The table is `results_table`'s.
 - `speed`: the fastai `Learner` against the plain PyTorch loop, same weights and batches (`fastai_vs_torch.compare`).
 - `sync`: a short `train` run under `count_syncs` (CUDA's sync debug mode on a GPU), by phase of the fit and call site.
-- `notebooks` (only when named): the experiment notebooks, executed and saved by `tools/run_notebooks.py`.
+- `cuda`: the library notebooks that have `#| cuda` cells, run as `nbdev-test --flags cuda` runs them
+  (`tools/run_notebooks.py --flags cuda`: every test of those notebooks, the GPU-only cells included).
+- `notebooks`: the experiment notebooks, executed and saved by `tools/run_notebooks.py`.
 
 Run folders go under `--work`; `--out` gets `summary.md`, `summary.json` and `records.tar.gz` (the work folder
 without weights), rewritten after every run and stage. The recipe table's settings are options (`--width 0.25`,
@@ -66,24 +68,36 @@ def sync_stage(a, res, deadline):
         train(a.work/'sync', a.recipes[0], a.data, a.num_workers, False, [sc], **dict(epochs=2, lr_max=.4) | a.overrides)
     res.update(sc.summary())
     say(f"sync: {res['syncs']} in {res['batches']} batches; per training batch {res['per_train_batch']}, "
-        f"per validation batch {res['per_valid_batch']}, per epoch {res['per_epoch']}")
+        f"per validation batch {res['per_valid_batch']}, per epoch {res['per_epoch']}; blocking copies per training "
+        f"batch {res['copies_per_train_batch']}, per validation batch {res['copies_per_valid_batch']}")
+
+def _run_notebooks(args, deadline):
+    "`tools/run_notebooks.py ARGS`, stopped at `deadline`: (exit code, seconds, the output's tail)"
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, REPO/'tools/run_notebooks.py', *args, '--timeout', str(int(deadline-t))],
+                       capture_output=True, text=True)  # an alarm here kills the child
+    return dict(rc=p.returncode, seconds=round(time.perf_counter()-t, 1), output=(p.stdout+p.stderr)[-2000:])
+
+def cuda_stage(a, res, deadline):
+    "The library notebooks with `#| cuda` cells, every cell as `nbdev-test --flags cuda` runs them"
+    nbs = [f for f in sorted((REPO/'nbs').glob('[0-9]*.ipynb')) if '#| cuda' in f.read_text()]
+    flags = 'cuda' if torch.cuda.is_available() else ''  # a rehearsal on the CPU runs what `nbdev-test` runs there
+    res.update(notebooks=[f.name for f in nbs], flags=flags or None, **_run_notebooks([*nbs, '--flags', flags], deadline))
+    say(f"cuda: {', '.join(res['notebooks'])}: exit code {res['rc']} in {res['seconds']} s")
+    if res['rc']: raise RuntimeError(f"exit code {res['rc']}: {res['output'][-400:]}")
 
 def notebooks_stage(a, res, deadline):
     (a.work/'notebooks').mkdir(exist_ok=True)
     for nb in a.notebooks:
-        t = time.perf_counter()
-        p = subprocess.run([sys.executable, REPO/'tools/run_notebooks.py', nb, '--save', '--timeout',
-                            str(int(deadline-t))], capture_output=True, text=True)  # an alarm here kills the child
-        res[nb.name] = dict(rc=p.returncode, seconds=round(time.perf_counter()-t, 1),
-                            output=(p.stdout+p.stderr)[-2000:])
-        say(f'{nb.name}: exit code {p.returncode} in {res[nb.name]["seconds"]} s')
-        if p.returncode==0: shutil.copy(nb, a.work/'notebooks')
+        res[nb.name] = r = _run_notebooks([nb, '--save'], deadline)
+        say(f'{nb.name}: exit code {r["rc"]} in {r["seconds"]} s')
+        if r['rc']==0: shutil.copy(nb, a.work/'notebooks')
     runs = REPO/'nbs/experiments/runs'  # the records of the runs the notebooks made
     for d in (runs.iterdir() if runs.exists() else []):
         if d.stat().st_mtime > a.t_start:
             shutil.copytree(d, a.work/'notebooks'/d.name, ignore=shutil.ignore_patterns('*.pkl', '*.pth'))
 
-STAGES = dict(main=main_stage, speed=speed_stage, sync=sync_stage, notebooks=notebooks_stage)
+STAGES = dict(main=main_stage, speed=speed_stage, sync=sync_stage, cuda=cuda_stage, notebooks=notebooks_stage)
 
 # Records: the summaries and the tar, rewritten after every run and stage
 def _seed_means(runs):
@@ -107,7 +121,8 @@ def summary_md(a, S):
               f"{s['steps']} steps x {s['reps']}", '']
     if 'syncs' in (s := S.get('sync', {})):
         L += [f"sync: {s['syncs']} in {s['batches']} batches; per training batch {s['per_train_batch']}, per "
-              f"validation batch {s['per_valid_batch']}, per epoch {s['per_epoch']}",
+              f"validation batch {s['per_valid_batch']}, per epoch {s['per_epoch']}; blocking copies per training "
+              f"batch {s.get('copies_per_train_batch')}, per validation batch {s.get('copies_per_valid_batch')}",
               *[f'  {n} x {k}' for k,n in s['sites'].items()], '']
     L += [f"{k}: {v['status']} in {v.get('seconds', '-')} s" + (f" ({v['error']})" if v.get('error') else '')
           for k,v in S['stages'].items()]
@@ -151,9 +166,10 @@ def parse(argv=None):
     p.add_argument('--work', type=Path, default=None, help='for the run folders; None: a new temporary one')
     p.add_argument('--data', default=None, help='CIFAR-10 folder or .tgz; None: untar_data(URLs.CIFAR)')
     p.add_argument('--exact', default=None, help='the 1,017 original-pixel test images (.npz); None: skip')
-    p.add_argument('--stages', default='main,speed,sync', help=f"in this order; of {', '.join(STAGES)}")
-    p.add_argument('--budgets', default='main=260,speed=30,sync=20,notebooks=165', help='seconds for each stage')
-    p.add_argument('--budget-s', type=float, default=540, help='for everything: a stage gets at most what is left')
+    p.add_argument('--stages', default='main,sync,speed,cuda,notebooks', help=f"in this order; of {', '.join(STAGES)}")
+    p.add_argument('--budgets', default='main=220,sync=15,speed=25,cuda=90,notebooks=150',
+                   help='seconds for each stage (bench/gpu_device_command.md has the estimate of each)')
+    p.add_argument('--budget-s', type=float, default=535, help='for everything: a stage gets at most what is left')
     p.add_argument('--recipes', default='session9,page', help='comma-separated keys of the recipe table')
     p.add_argument('--seeds', type=int, default=5, help='seeds 0..N-1 of each recipe')
     p.add_argument('--num-workers', type=int, default=None, help='DataBlock path (CPU); a GPU reads from the device')

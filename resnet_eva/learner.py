@@ -49,6 +49,11 @@ def _device(dls): return torch.device(getattr(dls, 'device', None) or default_de
 
 def _bf16_native(device)->bool: return torch.cuda.get_device_capability(device)[0] >= 8
 
+def _cuda_policy():
+    "cuDNN's autotuner and TF32, set explicitly for a GPU run (see below)"
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
 def _precision(precision, device):
     _check_choice('precision', precision, ('auto','fp32','bf16','fp16'))
     if precision!='auto': return precision
@@ -70,6 +75,7 @@ def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other 
     if not 0 <= label_smoothing < 1: raise RunError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
     device = _device(dls)
     prec = _precision(precision, device)
+    if device.type=='cuda': _cuda_policy()
     learn = DeviceLearner(dls, cifar_model(arch, width, get_c(dls) or 10), opt_func=opt_func, metrics=metrics, wd=wd,
                     loss_func=ifnone(loss_func, CrossEntropyLossFlat(label_smoothing=label_smoothing)),
                     **{'wd_bn_bias': True, **kwargs})

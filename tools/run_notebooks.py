@@ -7,10 +7,14 @@ first cell that raises, naming the notebook and the cell.
     python tools/run_notebooks.py                          # nbs/experiments/*.ipynb
     python tools/run_notebooks.py nbs/experiments/session9_custom_resnet.ipynb --timeout 1200
     python tools/run_notebooks.py --save                   # also write the outputs back into the notebooks
+    python tools/run_notebooks.py nbs/02_learner.ipynb --flags cuda  # as `nbdev-test --flags cuda` runs it
+
+With `--flags`, a library notebook runs as `nbdev-test` runs it: cells flagged with one of the project's test flags
+(`tst_flags` in pyproject.toml) run only if the flag is given, and `#| eval: false` cells never.
 
 With `--save`, stderr streams (warnings, progress noise) are dropped and the home folder is written as `~`.
 """
-import argparse, sys, time
+import argparse, sys, time, tomllib
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -18,6 +22,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = sorted((ROOT/'nbs'/'experiments').glob('*.ipynb'))
+TST_FLAGS = set(tomllib.loads((ROOT/'pyproject.toml').read_text())['tool']['nbdev']['tst_flags'].split())
 
 def _first_line(cell): return next((l for l in cell.source.splitlines() if l.strip()), '')[:80]
 
@@ -31,7 +36,22 @@ def _tidy(nb):
             if o.output_type == 'stream': o.text = o.text.replace(home, '~')
             elif 'text/plain' in o.get('data', {}): o.data['text/plain'] = o.data['text/plain'].replace(home, '~')
 
-def run(fn:Path, timeout:int, save:bool)->float:
+def _directives(cell):
+    "The names of the `#|` directives that open `cell`, e.g. {'export', 'cuda', 'eval: false'}"
+    ds = set()
+    for l in cell.source.splitlines():
+        if not l.startswith('#|'): break
+        d = ' '.join(l[2:].split())
+        ds |= {d} | set(d.split()) if ':' in d else set(d.split())
+    return ds
+
+def _skipped(cell, flags:set|None)->bool:
+    "Whether `nbdev-test --flags FLAGS` would skip `cell` (never, without `flags`)"
+    if flags is None: return False
+    ds = _directives(cell)
+    return 'eval: false' in ds or bool((ds & TST_FLAGS) - flags)
+
+def run(fn:Path, timeout:int, save:bool, flags:set|None=None)->float:
     "Execute `fn` in a new kernel; raise `SystemExit` naming the cell that failed; return the seconds it took"
     nb = nbformat.read(fn, as_version=4)
     kernel = nb.metadata.get('kernelspec', {}).get('name', 'python3')
@@ -39,7 +59,7 @@ def run(fn:Path, timeout:int, save:bool)->float:
     t = time.perf_counter()
     with client.setup_kernel():
         for i,cell in enumerate(nb.cells):
-            if cell.cell_type != 'code': continue
+            if cell.cell_type != 'code' or _skipped(cell, flags): continue
             try: client.execute_cell(cell, i)
             except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
                 sys.exit(f"{fn}: cell {i} ({_first_line(cell)!r}) failed:\n{e}")
@@ -53,14 +73,16 @@ def main():
     p.add_argument('notebooks', nargs='*', type=Path, help='notebooks to run (default: nbs/experiments/*.ipynb)')
     p.add_argument('--timeout', type=int, default=600, help='seconds one cell may take (default: 600)')
     p.add_argument('--save', action='store_true', help='write the executed notebooks back, with their outputs')
+    p.add_argument('--flags', default=None, help="run as `nbdev-test --flags FLAGS` does, e.g. 'cuda' or 'slow cuda'")
     a = p.parse_args()
+    flags = None if a.flags is None else set(a.flags.split())
     fns = a.notebooks or DEFAULT
     if not fns: sys.exit(f"No notebooks to run: none given and none in {ROOT/'nbs'/'experiments'}.")
     for fn in fns:
         if not fn.is_file(): sys.exit(f"{fn} is not a notebook file: pass paths to .ipynb files.")
     total = time.perf_counter()
     for fn in fns:
-        print(f"{fn}: ran in {run(fn.resolve(), a.timeout, a.save):.0f} s" + (" (outputs saved)" if a.save else ""), flush=True)
+        print(f"{fn}: ran in {run(fn.resolve(), a.timeout, a.save, flags):.0f} s" + (" (outputs saved)" if a.save else ""), flush=True)
     print(f"{len(fns)} notebooks ran in a fresh kernel in {time.perf_counter()-total:.0f} s")
 
 if __name__ == '__main__': main()
