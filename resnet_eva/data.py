@@ -7,12 +7,12 @@ Docs: https://resnet-eva.github.io/resnet_eva/data.html.md"""
 # %% auto #0
 __all__ = ['cifar10_classes', 'CifarDataError', 'extract_archive', 'cifar_source', 'cifar_items', 'cifar_name',
            'load_cifar_image', 'load_photo', 'load_image', 'PadCrop', 'FlipLR', 'to_device_async', 'Cutout',
-           'cifar_tfms', 'cifar_cache_file', 'atomic_write', 'cifar_tensors', 'DeviceDL', 'check_images', 'data_error',
-           'cifar_dls']
+           'cifar_tfms', 'cifar_cache_file', 'WriteError', 'atomic_write', 'cifar_tensors', 'DeviceDL', 'check_images',
+           'data_error', 'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
-import hashlib, json, math, os, pickle, shutil, tarfile, tempfile, warnings, zlib
+import errno, hashlib, json, math, os, pickle, re, shutil, tarfile, tempfile, warnings, zlib
 from PIL import ExifTags, ImageOps
 
 # %% ../nbs/00_data.ipynb #8f689521
@@ -20,23 +20,44 @@ class CifarDataError(ValueError):
     "A CIFAR-10 source that cannot be used as it is; the message says what to do about it"
 
 # %% ../nbs/00_data.ipynb #60998b64
-def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
-                    dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's
-                   )->Path: # The folder holding the extracted files
-    "Extract `fn` once into `dest/<archive name>` and return that folder"
-    fn = Path(fn)
-    if dest is None: dest = fn.parent if os.access(fn.parent, os.W_OK) else fastai_path('data')
-    target = Path(dest)/fn.name.split('.')[0]
-    if target.exists(): return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _stamp(fn:Path)->list:
+    "What tells a file's content changed without reading it: size, modification and change times (`[]` if it is gone)"
+    try: s = os.stat(fn)
+    except OSError: return []
+    return [s.st_size, s.st_mtime_ns, s.st_ctime_ns]
+
+def _extract(fn, target):
+    "Extract `fn` into a new folder beside `target`, remembering which archive it came from; return that folder"
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f'.{target.name}-'))
     try:
         with tarfile.open(fn) as tf: tf.extractall(tmp, filter='data')
+        (tmp/'.archive.json').write_text(json.dumps(dict(archive=str(fn.absolute()), stamp=_stamp(fn))))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CifarDataError(f"{fn} could not be extracted ({e}): it is truncated or not a .tgz archive; "
                              "copy or download it again.") from None
-    os.replace(tmp, target)
+    return tmp
+
+def _extracted_from(target:Path, fn:Path)->bool:
+    "Is `target` this library's extraction of the archive `fn` as it is now? (A folder it did not make is kept)"
+    try: rec = json.loads((target/'.archive.json').read_text())
+    except (OSError, ValueError): return True
+    return rec.get('stamp')==_stamp(fn)
+
+def extract_archive(fn:Path|str, # A `.tgz` / `.tar.gz` archive
+                    dest:Path|str|None=None, # Folder to extract into; `None`: beside `fn` if writable, else fastai's
+                   )->Path: # The folder holding the extracted files
+    "Extract `fn` once into `dest/<archive name>` and return that folder; again if the archive has changed since"
+    fn = Path(fn)
+    if dest is None: dest = fn.parent if os.access(fn.parent, os.W_OK) else fastai_path('data')
+    target = Path(dest)/fn.name.split('.')[0]
+    if target.exists() and _extracted_from(target, fn): return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new = _extract(fn, target)
+    if target.exists():  # an older extraction: set aside, then removed once the new one is in place
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f'.{target.name}-old-'))
+        os.replace(target, old/'x'); shutil.rmtree(old, ignore_errors=True)
+    os.replace(new, target)
     return target
 
 # %% ../nbs/00_data.ipynb #f34d8196
@@ -61,7 +82,7 @@ def _untar_cifar():
 def cifar_source(path:Path|str|None=None, # Folder, `.tgz`, or pickle folder; `None`: `untar_data(URLs.CIFAR)`
                 )->tuple: # (folder to read, kind: 'folder', 'tgz' or 'pickle')
     "Resolve `path` to the CIFAR-10 folder to read and the kind of source it came from"
-    p = _untar_cifar() if path is None else Path(path).expanduser()
+    p = _untar_cifar() if path is None else Path(path).expanduser().absolute()  # recorded: valid from anywhere
     if not p.exists(): raise CifarDataError(f"{p} does not exist: pass a CIFAR-10 folder (train/ and test/), "
                                             "a .tgz of one, or torchvision's cifar-10-batches-py folder.")
     given = 'tgz' if p.is_file() else None
@@ -83,12 +104,16 @@ def _classes(root:Path):
     if not lbl.exists():
         if not found: raise CifarDataError(f"{root} has no class folders in train/ or test/: expected "
                                            "train/<class>/<image> and test/<class>/<image>, as in fastai's CIFAR-10.")
-        return sorted(found)
-    classes = [l.strip() for l in lbl.read_text().splitlines() if l.strip()]
+        classes = sorted(found)
+    else: classes = [l.strip() for l in lbl.read_text().splitlines() if l.strip()]
     if extra := sorted(found - set(classes)):
         c = extra[0]; d = root/'train'/c if (root/'train'/c).is_dir() else root/'test'/c
         raise CifarDataError(f"{d} is a class folder, but {lbl} does not list {c}: "
                              f"add {c} to labels.txt or remove its folders.")
+    if len(classes) < 2:
+        where = ' in labels.txt' if lbl.exists() else ''
+        raise CifarDataError(f"{root} has one class ({', '.join(classes) or 'none'}{where}): a classifier needs at "
+                             "least two; add the folders of another class to train/ and test/.")
     return classes
 
 # %% ../nbs/00_data.ipynb #89f66515
@@ -162,33 +187,25 @@ def _source(root, kind, items, vocab):
 # %% ../nbs/00_data.ipynb #207e4fde
 def _name(x): return x if isinstance(x, (str,Path)) else 'an image array' if isinstance(x, np.ndarray) else 'an image'
 
-def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC `uint8` array, or a PIL image
-                    )->PILImage: # The image, RGB and 32×32
-    "Open one CIFAR-10 image, converted to RGB, with an error that names a file that is not a 32×32 image"
-    name = _name(x)
-    try:
-        if isinstance(x, Image.Image): x.load()  # fastai's `create` wraps a lazily opened image unread
-        im = PILImage.create(x).convert('RGB')
-    except Exception as e: raise CifarDataError(f"{name} cannot be read as an image ({e}); replace or delete it "
-                                                "(fastai's verify_images lists every such file).") from None
-    if im.size != (32,32): raise CifarDataError(f"{name} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: "
-                                                "resize it to 32×32 or remove it.")
-    return PILImage(im)
+def _why(e:BaseException)->str:
+    "`e` in a few words on one line: its type and the first sentence of its message"
+    lines = str(e).strip().splitlines()
+    first = re.split(r'(?<=\.)\s+(?=[A-Z])', lines[0])[0].rstrip('.') if lines else ''
+    return type(e).__name__ + (f": {first}" if first else '')
 
-# %% ../nbs/00_data.ipynb #124b2f02
-def _open_photo(fn):
-    "The image `fn` (a file, an array or a PIL image), upright; its size and mode as stored; whether it was turned"
+def _open_image(x, fix:str):
+    "The image `x` (a file, an array or a PIL image), upright; its size and mode as stored; whether it was turned"
     try:
-        im0 = fn if isinstance(fn, Image.Image) else Image.fromarray(fn) if isinstance(fn, np.ndarray) else Image.open(fn)
-        with im0:
-            im0.load()
-            turned = im0.getexif().get(ExifTags.Base.Orientation, 1) != 1
-            return ImageOps.exif_transpose(im0), im0.size, im0.mode, turned
+        im0 = x if isinstance(x, Image.Image) else Image.fromarray(x) if isinstance(x, np.ndarray) else Image.open(x)
+        im0.load()
+        turned = im0.getexif().get(ExifTags.Base.Orientation, 1) != 1
+        im = ImageOps.exif_transpose(im0)
+        if im0 is not x: im0.close()  # a file opened here; the caller's image stays open
+        return im, im0.size, im0.mode, turned
     except Image.DecompressionBombError as e:
-        raise CifarDataError(f"{_name(fn)} is too large to open safely ({e}): resize it first.") from None
+        raise CifarDataError(f"{_name(x)} is too large to open safely ({e}): resize it first.") from None
     except Exception as e:
-        raise CifarDataError(f"{_name(fn)} cannot be read as an image ({type(e).__name__}: {e}); "
-                             "pass a PNG, JPEG or other image file.") from None
+        raise CifarDataError(f"{_name(x)} cannot be read as an image ({_why(e)}); {fix}") from None
 
 def _to_8bit(im):
     "A 16- or 32-bit grayscale image as 8-bit 'L', 0..65535 (or 0..255 if that is all it uses) mapped to 0..255"
@@ -201,12 +218,12 @@ def _on_white(im):
     rgba = im.convert('RGBA')
     return Image.alpha_composite(Image.new('RGBA', im.size, 'white'), rgba), rgba.getchannel('A').getextrema()[0] < 255
 
-# %% ../nbs/00_data.ipynb #2da66157
-def load_photo(fn:Path|str|np.ndarray|Image.Image, # An image of any size and mode: a file, an array or a PIL image
-               size:int=32, # Side of the square to make: the network's input size
-              )->tuple: # (RGB `PILImage` of size×size, what was done to it)
-    "Read any image for prediction: upright, RGB with transparent parts on white, the centre square at `size`×`size`"
-    im,(w,h),mode,turned = _open_photo(fn)
+# %% ../nbs/00_data.ipynb #839e815d
+def _rgb(x, # A file, an array or a PIL image
+         fix:str, # What to do about an unreadable image, ending its error
+        )->tuple: # (RGB image, size and mode as stored, what was done)
+    "The image `x` upright, in 8 bits, transparent parts on white, RGB: how every image of the library is read"
+    im,size,mode,turned = _open_image(x, fix)
     done = ['turned upright (EXIF orientation)'] if turned else []
     if im.mode in ('I','F') or im.mode.startswith('I;16'): im = _to_8bit(im); done.append('scaled to 8 bits')
     if im.mode in ('RGBA','LA','PA','RGBa','La') or 'transparency' in im.info:
@@ -215,21 +232,44 @@ def load_photo(fn:Path|str|np.ndarray|Image.Image, # An image of any size and mo
     if im.mode != 'RGB':
         try: im = im.convert('RGB'); done.append('converted to RGB')
         except Exception as e:
-            raise CifarDataError(f"{fn} is a {mode} image, which PIL cannot convert to RGB ({e}); "
+            raise CifarDataError(f"{_name(x)} is a {mode} image, which PIL cannot convert to RGB ({e}); "
                                  "save it as RGB.") from None
-    (iw,ih),n = im.size,min(im.size)
-    if iw != ih: im = im.crop(((iw-n)//2, (ih-n)//2, (iw-n)//2+n, (ih-n)//2+n)); done.append(f'centre {n}×{n} kept')
+    return im, size, mode, done
+
+# %% ../nbs/00_data.ipynb #0ba71c2d
+_train_fix = "replace or delete it (fastai's verify_images lists every such file)."
+
+def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC `uint8` array, or a PIL image
+                    )->PILImage: # The image, RGB and 32×32
+    "Open one CIFAR-10 image as every image is read (`_rgb`), with an error that names a file that is not 32×32"
+    im,*_ = _rgb(x, _train_fix)
+    if im.size != (32,32): raise CifarDataError(f"{_name(x)} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: "
+                                                "resize it to 32×32 or remove it.")
+    return PILImage(im)
+
+# %% ../nbs/00_data.ipynb #2da66157
+def _centre_square(im, size):
+    "The centre square of `im`, resized to `size`×`size`; and what was done"
+    (w,h),n,done = im.size,min(im.size),[]
+    if w != h: im = im.crop(((w-n)//2, (h-n)//2, (w-n)//2+n, (h-n)//2+n)); done.append(f'centre {n}×{n} kept')
     if n != size: im = im.resize((size,size), Image.Resampling.LANCZOS); done.append(f'resized to {size}×{size}')
+    return im, done
+
+def load_photo(fn:Path|str|np.ndarray|Image.Image, # An image of any size and mode: a file, an array or a PIL image
+               size:int=32, # Side of the square to make: the network's input size
+              )->tuple: # (RGB `PILImage` of size×size, what was done to it)
+    "Read any image for prediction: upright, RGB with transparent parts on white, the centre square at `size`×`size`"
+    im,(w,h),mode,done = _rgb(fn, "pass a PNG, JPEG or other image file.")
+    im,more = _centre_square(im, size)
+    done += more
     return PILImage(im), f"{w}×{h} {mode}" + (f" → {', '.join(done)}" if done else ", used as it is")
 
 # %% ../nbs/00_data.ipynb #dc2f01e5
 def load_image(x:Path|str|np.ndarray|Image.Image, # An image of any size: a file, an HWC `uint8` array or a PIL image
               )->PILImage: # RGB, 32×32
-    "An image for the network: a 32×32 one as `load_cifar_image` reads it, any other as `load_photo` prepares it"
-    try: return load_cifar_image(x)
-    except CifarDataError as e:
-        if 'CIFAR-10 images are 32×32' not in str(e): raise  # unreadable: said once, by `load_cifar_image`
-    return load_photo(x)[0]
+    "An image for the network: read as every image is (`_rgb`), its centre square at 32×32 if it is not that already"
+    im,*_ = _rgb(x, _train_fix)
+    return PILImage(_centre_square(im, 32)[0])
 
 # %% ../nbs/00_data.ipynb #999348c7
 class PadCrop(RandTransform):
@@ -319,6 +359,20 @@ def cifar_cache_file(root:Path, # A folder from `cifar_source`
     return d/f"{root.name}-{ifnone(n_per_class, 'all')}.pt"
 
 # %% ../nbs/00_data.ipynb #8cfbd642
+class WriteError(OSError):
+    "A file that could not be written whole (a full disk, a folder that cannot be written); the old one is kept"
+    def __str__(self): return f"{self.filename} could not be written ({self.strerror})"
+
+def _write_error(e:Exception, fn:Path)->WriteError|None:
+    "`e` as the failure to write `fn`, if it is one: any `OSError`, or torch's error where the folder is full or gone"
+    if isinstance(e, WriteError): return e
+    if isinstance(e, OSError): return WriteError(e.errno, e.strerror or str(e), str(fn))
+    # `torch.save` to a path says neither: "unexpected pos 704 vs 598", "Parent directory ... does not exist"
+    d = fn.parent
+    if not d.is_dir(): return WriteError(errno.ENOENT, 'its folder does not exist', str(fn))
+    if not os.access(d, os.W_OK): return WriteError(errno.EACCES, os.strerror(errno.EACCES), str(fn))
+    if shutil.disk_usage(d).free < 2**20: return WriteError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(fn))
+
 def atomic_write(fn:Path|str, # The file to (re)write
                  write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
                 ):
@@ -330,26 +384,32 @@ def atomic_write(fn:Path|str, # The file to (re)write
         write(tmp)
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
         os.replace(tmp, fn)
+    except Exception as e:
+        if (err := _write_error(e, fn)) is None: raise
+        raise err from None
     finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/00_data.ipynb #7d03e8db
 def _cache_key(root:Path, kind:str, n_per_class, items:list)->dict:
     h = hashlib.sha1()
-    for i,(x,c,v) in enumerate(items): h.update(f"{x.name if isinstance(x, Path) else i}\t{c}\t{v}\n".encode())
+    for i,(x,c,v) in enumerate(items):
+        f = x if isinstance(x, Path) else None
+        h.update(f"{f.name if f else i}\t{c}\t{v}\t{_stamp(f) if f else ''}\n".encode())
+    if kind=='pickle':  # the arrays' files
+        h.update(json.dumps([(f.name, _stamp(f)) for f in sorted(root.iterdir()) if f.is_file()]).encode())
     return dict(source=str(root.resolve()), kind=kind, n_per_class=n_per_class, items=h.hexdigest())
 
 def _read_cache(fn:Path, key:dict):
     if not fn.exists(): return None
     try: c = torch.load(fn, weights_only=True)
     except Exception as e:
-        warnings.warn(f"{fn} could not be read ({type(e).__name__}: {e}); decoding the images again and replacing it.")
+        warnings.warn(f"{fn} could not be read ({_why(e)}); decoding the images again and replacing it.")
         return None
     return c if isinstance(c, dict) and c.get('key')==key else None
 
 def _write_cache(c:dict, fn:Path):
     try: atomic_write(fn, partial(torch.save, c))
-    except (OSError, RuntimeError) as e:  # torch.save raises RuntimeError for a missing folder or a full disk
-        warnings.warn(f"{fn} could not be written ({e}); the images will be decoded again next time.")
+    except (OSError, RuntimeError) as e: warnings.warn(f"{e}; the images will be decoded again next time.")
 
 # %% ../nbs/00_data.ipynb #6591dadb
 def _decode(items:list)->Tensor:

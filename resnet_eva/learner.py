@@ -32,9 +32,13 @@ def cifar_model(arch:str|Callable='custom', # 'custom' (the course's ResNet), 'r
                 n_out:int=10, # Number of classes
                )->nn.Module:
     "The network called `arch`"
+    if not (isinstance(n_out, (int, np.integer)) and n_out >= 2):
+        raise RunError(f"n_out must be a whole number of at least 2, as a classifier needs two classes; got {n_out!r}.")
     if callable(arch): return arch(n_out)
     _check_choice('arch', arch, arches)
-    if not width > 0: raise RunError(f"width must be positive, got {width}.")
+    if not (isinstance(width, (int, float, np.number)) and 1/64 <= width < math.inf):
+        raise RunError(f"width must be a number of at least 1/64 (0.015625): a narrower custom ResNet has layers of "
+                       f"0 channels; got {width!r}.")
     if arch=='custom': return CustomResNet(n_out, width=width)
     if width!=1: raise RunError(f"width={width} applies to the custom ResNet only: ResNet18 has one width, leave width "
                                 "at 1.")
@@ -270,8 +274,8 @@ def _named(vs): return 'one of ' + ', '.join(map(repr, vs))
 settings = dict(
     arch=Setting('custom', lambda v: callable(v) or _among(*arches)(v), _named(arches)+', or a function of n_out',
                  'Network'),
-    width=Setting(1., _num(gt=0), 'a positive number', 'Channel multiplier of the custom ResNet; 0.25 for quick CPU '
-                                                       'runs'),
+    width=Setting(1., _num(ge=1/64), 'a number of at least 1/64 (0.015625)', 'Channel multiplier of the custom ResNet; '
+                                                                             '0.25 for quick CPU runs'),
     epochs=Setting(24, _int(1), 'a positive whole number', 'Epochs'),
     bs=Setting(512, _int(1), 'a positive whole number', 'Batch size'),
     lr_max=Setting(None, _num(gt=0, none=True), 'a positive number, or None to run the LR finder',

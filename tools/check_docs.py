@@ -7,7 +7,9 @@ code, that raises), and when any page of the preview
 - has an image that did not load (natural size 0), or markdown link syntax shown as text,
 - has an internal link to a missing page or to an anchor missing from its page (links to the hosted docs count
   as internal: they are checked against the preview's pages),
-- documents a callable that takes parameters without a table of them (`show_doc` renders the docments as a table).
+- documents a callable that takes parameters without a table of them (`show_doc` renders the docments as a table),
+- is an API page (a numbered notebook) that shows no output of an example: the notebooks are committed with their
+  outputs, as fastcore's and fastai's are, so that the docs show what each function gives.
 
 Screenshots of the front page and of any other pages named with `--shot` go to `--shot-dir`.
 
@@ -56,6 +58,7 @@ return {
     sig: (c.querySelector('pre') || {textContent: ''}).textContent,
     tables: c.querySelectorAll('table').length})),
   tables: document.querySelectorAll('main table').length,
+  outputs: [...document.querySelectorAll('.jp-OutputArea-output, .output_area')].filter(o => !o.closest('.celltag_showdoc')).length,
   unrendered: (() => {  // markdown link syntax left as text: usually a link inside a link
     const w = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT), res = [];
     for (let n = w.nextNode(); n; n = w.nextNode())
@@ -91,7 +94,7 @@ def _page_of(url:str, root:Path):
 
 def check(root:Path, pages, shots=(), shot_dir:Path=None):
     "Load every page under `root` in Chromium; return (problems, counts, screenshots written)"
-    problems,counts,written = [],dict(pages=0, images=0, links=0, anchors=0, external=0, showdocs=0, tables=0),[]
+    problems,counts,written = [],dict(pages=0, images=0, links=0, anchors=0, external=0, showdocs=0, tables=0, outputs=0),[]
     drv = browser()
     try:
         index = (root/INDEX).resolve()
@@ -113,6 +116,10 @@ def check(root:Path, pages, shots=(), shot_dir:Path=None):
                 counts['images'] += 1
                 if not i['ok']: problems.append(f"{p.out}: image did not load (natural size {i['w']}x{i['h']}): {i['src']}")
             p.links = info['links']
+            if p.rel.name[:1].isdigit() and info['outputs'] == 0:  # an API page: its examples show what they give
+                problems.append(f"{p.out}: no example output shown: commit {p.rel} with its outputs "
+                                f"(python tools/run_notebooks.py nbs/{p.rel} --save --flags '', then nbdev-clean)")
+            counts['outputs'] += info['outputs']
             for t in info['unrendered']:
                 problems.append(f"{p.out}: markdown link shown as text ({t!r}): a link inside a link? nbdev links `names` by itself")
             for sd in info['showdocs']:
@@ -183,7 +190,7 @@ def main():
     problems += more
     for s in shots: print(f'screenshot: {s}')
     print(f"docs check: {counts['pages']} pages, {counts['images']} images, {counts['links']} internal links "
-          f"({counts['anchors']} to anchors), {counts['tables']} of {counts['showdocs']} show_doc blocks with a parameter table, "
+          f"({counts['anchors']} to anchors), {counts['outputs']} example outputs, {counts['tables']} of {counts['showdocs']} show_doc blocks with a parameter table, "
           f"{counts['external']} external links and images not followed; build {built-start:.0f} s, browser {time.time()-built:.0f} s")
     if problems:
         print(f'{len(problems)} problems:', *problems, sep='\n  ', file=sys.stderr)

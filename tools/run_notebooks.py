@@ -12,7 +12,8 @@ first cell that raises, naming the notebook and the cell.
 With `--flags`, a library notebook runs as `nbdev-test` runs it: cells flagged with one of the project's test flags
 (`tst_flags` in pyproject.toml) run only if the flag is given, and `#| eval: false` cells never.
 
-With `--save`, stderr streams (warnings, progress noise) are dropped and the home folder is written as `~`.
+With `--save`, stderr streams (warnings, progress noise) and progress bars are dropped, and the home folder is written
+as `~`.
 """
 import argparse, sys, time, tomllib
 from pathlib import Path
@@ -27,11 +28,12 @@ TST_FLAGS = set(tomllib.loads((ROOT/'pyproject.toml').read_text())['tool']['nbde
 def _first_line(cell): return next((l for l in cell.source.splitlines() if l.strip()), '')[:80]
 
 def _tidy(nb):
-    "Drop stderr streams and write the home folder as `~` in what is left"
+    "Drop stderr streams and progress bars, and write the home folder as `~` in what is left"
     home = str(Path.home())
     for cell in nb.cells:
         if cell.cell_type != 'code': continue
-        cell.outputs = [o for o in cell.outputs if not (o.output_type == 'stream' and o.name == 'stderr')]
+        cell.outputs = [o for o in cell.outputs if not (o.output_type == 'stream' and o.name == 'stderr')
+                        and '<progress' not in str(o.get('data', {}).get('text/html', ''))]  # fastprogress's bars
         for o in cell.outputs:
             if o.output_type == 'stream': o.text = o.text.replace(home, '~')
             elif 'text/plain' in o.get('data', {}): o.data['text/plain'] = o.data['text/plain'].replace(home, '~')
