@@ -50,7 +50,7 @@ def check():
         assert len(found)==2 and found[0]=='runs', f"not one run folder in runs/, and nothing else: {found}"
         run = d/'cli'/found[1]
         assert sorted(o.name for o in run.iterdir()) == FILES, f"the run folder holds {sorted(os.listdir(run))}, not {FILES}"
-        for msg in ('LR finder: ', 'one cycle over 1 epochs', 'Accuracy '):
+        for msg in ('LR finder: ', 'one cycle over 1 epoch:', 'Accuracy '):
             assert out.count(msg) == 1, f"{msg!r} printed {out.count(msg)} times, not once (by rank 0):\n{out}"
         cfg,m = (json.loads((run/f).read_text()) for f in ('config.json', 'metrics.json'))
         h = pd.read_csv(run/'history.csv')
