@@ -241,7 +241,7 @@ _train_fix = "replace or delete it (fastai's verify_images lists every such file
 
 def load_cifar_image(x:Path|str|np.ndarray|Image.Image, # An image file, an HWC `uint8` array, or a PIL image
                     )->PILImage: # The image, RGB and 32×32
-    "Open one CIFAR-10 image as every image is read (`_rgb`), with an error that names a file that is not 32×32"
+    "Open one CIFAR-10 image as every image is read, with an error that names a file that is not 32×32"
     im,*_ = _rgb(x, _train_fix)
     if im.size != (32,32): raise CifarDataError(f"{_name(x)} is {im.size[0]}×{im.size[1]}, CIFAR-10 images are 32×32: "
                                                 "resize it to 32×32 or remove it.")
@@ -267,7 +267,7 @@ def load_photo(fn:Path|str|np.ndarray|Image.Image, # An image of any size and mo
 # %% ../nbs/00_data.ipynb #dc2f01e5
 def load_image(x:Path|str|np.ndarray|Image.Image, # An image of any size: a file, an HWC `uint8` array or a PIL image
               )->PILImage: # RGB, 32×32
-    "An image for the network: read as every image is (`_rgb`), its centre square at 32×32 if it is not that already"
+    "An image for the network: read as every image is, its centre square at 32×32 if it is not that already"
     im,*_ = _rgb(x, _train_fix)
     return PILImage(_centre_square(im, 32)[0])
 

@@ -68,7 +68,9 @@ def per_valid_batch(self:SyncCount): return self.syncs['valid']/max(1, self.batc
 @patch(as_prop=True)
 def per_epoch(self:SyncCount): return sum(self.syncs.values())/max(1, self.epochs)
 @patch
-def copies_per_batch(self:SyncCount, phase:str='train')->float:
+def copies_per_batch(self:SyncCount,
+                     phase:str='train', # 'train' or 'valid'
+                    )->float:
     "Blocking copies to the device per batch of `phase`, those made before its first batch included"
     return (self.copies[phase] + self.copies[f'{phase} start'])/max(1, self.batches[phase])
 
