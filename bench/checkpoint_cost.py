@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 from resnet_eva.data import cifar_dls, atomic_write
 from resnet_eva.learner import cifar_learner
+from resnet_eva.recipes import settings
 from resnet_eva.runs import Checkpoint, estimate_run_s
 from fastai_vs_torch import header
 
-H200_EPOCH_S = 0.6  # an estimate: ~6 ms a step of 512 at full width (issue 17), 97 steps
+H200_EPOCH_S = 0.6  # an estimate: ~6 ms a step of session 9's batch at full width (issue 17), 97 steps
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -44,10 +45,12 @@ def main():
         os.replace(tmp, d/'plain-final.pth'); times['fsync_rename'].append(time.perf_counter()-t)
     mb = fn.stat().st_size/2**20
     med = {k: 1e3*statistics.median(v) for k,v in times.items()}
-    # one step of 512 and a validation batch (counted as 1/3 of a step) on 52 images a class, then 50,000 images' worth
-    step_s = estimate_run_s(cifar_learner(cifar_dls(bs=512, n_per_class=52, num_workers=0, on_device=True),
+    # one step of session 9's batch and a validation batch (twice as large, counted as 1/3 of a step) on just enough
+    # images, then 50,000 training and 10,000 validation images' worth
+    bs = settings['bs'].value
+    step_s = estimate_run_s(cifar_learner(cifar_dls(bs=bs, n_per_class=bs//10+1, num_workers=0, on_device=True),
                                           width=a.width), 1)/(1+1/3)
-    cpu_epoch = step_s*(50000/512 + 10000/1024/3)
+    cpu_epoch = step_s*(50000/bs + 10000/(2*bs)/3)
     print(f"checkpoint.pth at width {a.width}: {mb:.1f} MB; median of {a.reps} (ms): "
           + ', '.join(f'{k} {v:.0f}' for k,v in med.items()))
     print(f"share of an epoch: this CPU ({cpu_epoch:.0f} s an epoch, estimated) {100*med['whole']/1e3/cpu_epoch:.3f}%; "

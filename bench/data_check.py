@@ -6,12 +6,13 @@ times that check on all of CIFAR-10, in this process and in 2 worker processes, 
 the record of a passed check, and beside them the reference: one epoch of training (train and validation) of the
 custom ResNet at width 0.25 on the CPU, through the same `DataBlock` path, in the same run.
 
-    python bench/data_check.py [--width 0.25] [--bs 512]
+    python bench/data_check.py [--width 0.25] [--bs BS]   # default: session 9's batch size
 """
 import argparse, os, platform, time
 import torch
 from resnet_eva.data import cifar_dls, cifar_items, cifar_source, check_images, _checked_file
 from resnet_eva.learner import cifar_learner
+from resnet_eva.recipes import settings
 from resnet_eva.runs import device_name
 
 def cpu_s():
@@ -27,7 +28,7 @@ def timed(f):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--width', type=float, default=0.25); p.add_argument('--bs', type=int, default=512)
+    p.add_argument('--width', type=float, default=0.25); p.add_argument('--bs', type=int, default=settings['bs'].value)
     a = p.parse_args()
     root,kind = cifar_source()
     print(f"{os.cpu_count()} CPUs ({device_name(torch.device('cpu'))}), {torch.get_num_threads()} torch threads; "

@@ -4,11 +4,12 @@ Both give the same augmented, normalised batches (`nbs/00_data.ipynb` tests that
 them on this machine. The device path's one-off decoding into its cache is timed apart (delete the cache file to
 time it again). A benchmark, not a test.
 
-    python bench/data_pipeline.py [--bs 512] [--epochs 2]
+    python bench/data_pipeline.py [--bs BS] [--epochs 2]   # default: session 9's batch size
 """
 import argparse, os, time
 import torch
 from resnet_eva.data import cifar_dls, cifar_source, cifar_cache_file
+from resnet_eva.recipes import settings
 
 def epoch(dl):
     "Seconds and images for one pass over `dl`, waiting for the device at the end"
@@ -19,7 +20,7 @@ def epoch(dl):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--bs', type=int, default=512); p.add_argument('--epochs', type=int, default=2)
+    p.add_argument('--bs', type=int, default=settings['bs'].value); p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--num-workers', type=int, default=None)
     a = p.parse_args()
     root,kind = cifar_source()

@@ -9,7 +9,7 @@ callbacks: Recorder, ParamScheduler, ...) and through a plain PyTorch loop with 
 of this process (on a shared machine the best, and the CPU time, are the least disturbed by other processes).
 `compare` does it all and returns the figures; `bench/gpu_runs.py` calls it on the GPU.
 
-    python bench/fastai_vs_torch.py                       # custom ResNet at width 0.25, batch 512, on the CPU
+    python bench/fastai_vs_torch.py                       # custom ResNet at width 0.25, session 9's batch, on the CPU
     python bench/fastai_vs_torch.py --width 1 --steps 10  # the course's network
 
 `--overhead` times the whole of `resnet_eva.runs.train` instead (session 9 with a fixed lr_max, so no LR finder; the
@@ -19,7 +19,7 @@ the same uint8 tensors: its own pad-crop/flip/cutout/normalise (`plain_augment`)
 cross-entropy, validation loss and accuracy each epoch, the training loss kept on the device. Both run the same steps
 from the same settings, alternating `--reps` times; `overhead` reports µs per training step and per validation batch
 and the ratio train()/plain (target ≤ 1.10), in two regimes (`REGIMES`): width 1/16 at batch 64, where the step is
-short enough for the framework's per-step cost to show, and the course's width 1 at batch 512.
+short enough for the framework's per-step cost to show, and the course's width 1 at session 9's batch size.
 
     python bench/fastai_vs_torch.py --overhead --threads 1           # both regimes
     python bench/fastai_vs_torch.py --overhead --profile --width 0.0625  # cProfile of one train() run
@@ -31,9 +31,11 @@ import fastai
 from fastai.vision.all import Callback, CancelValidException, DataLoaders, Tensor, cifar_stats, ifnone, set_seed
 from resnet_eva.data import cifar_dls
 from resnet_eva.learner import cifar_learner, cifar_model
+from resnet_eva.recipes import cycle_divs, get_recipe, recipes
 from resnet_eva.runs import device_name
 
 REPO = Path(__file__).resolve().parent.parent
+S9 = recipes['session9']  # every number of the course's recipe
 
 def _git(*args):
     r = subprocess.run(['git', '--no-optional-locks', *args], cwd=REPO, capture_output=True, text=True)
@@ -74,7 +76,7 @@ def plain_loop(model, batches, steps, lr_max, div, wd, precision, device):
     amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(precision)  # fp16 would also need fastai's GradScaler
     t = time.perf_counter()
     opt = torch.optim.SGD(model.parameters(), lr=lr_max/div, momentum=0.9, weight_decay=wd)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr_max, total_steps=steps, pct_start=5/24, div_factor=div,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr_max, total_steps=steps, pct_start=S9['pct_start'], div_factor=div,
                                                 final_div_factor=1, base_momentum=0.85, max_momentum=0.95)
     model.train()
     for xb,yb in Cycle(batches, steps):
@@ -93,7 +95,7 @@ def fastai_fit(learn, batches, steps, lr_max, div, device):
     sync(device)
     return time.perf_counter()-t
 
-def compare(arch='custom', width=0.25, bs=512, steps=20, batches=4, reps=5, warmup=2, lr_max=0.05, div=10.,
+def compare(arch='custom', width=0.25, bs=S9['bs'], steps=20, batches=4, reps=5, warmup=2, lr_max=0.05, div=10.,
             device=None, data=None, say=print):
     "Alternate the plain loop and the `Learner` `reps` times on the same batches; images/s of each and their ratios"
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -107,7 +109,7 @@ def compare(arch='custom', width=0.25, bs=512, steps=20, batches=4, reps=5, warm
     def run_fastai(n):
         learn.model.load_state_dict(init); learn.opt = None  # fresh weights and optimizer, as the plain loop gets
         return fastai_fit(learn, bb, n, lr_max, div, device)
-    run_plain = lambda n: plain_loop(new_plain(), bb, n, lr_max, div, 5e-4, learn.precision, device)
+    run_plain = lambda n: plain_loop(new_plain(), bb, n, lr_max, div, S9['wd'], learn.precision, device)
     r = dict(arch=arch, width=width, bs=bs, steps=steps, batches=batches, reps=reps, precision=learn.precision,
              device=device_name(device), load_avg=os.getloadavg()[0])
     say(f"{arch} width {width}, batch {bs}, {steps} steps over {batches} in-memory batches, {learn.precision}; "
@@ -152,7 +154,7 @@ def project_train(out, data, device, cbs, **overrides):
     from resnet_eva.runs import train
     return train(out, 'session9', data=data, num_workers=0, progress=False, cbs=cbs, on_device=True, **overrides)
 
-def plain_augment(x, mean, std, pad=4, cutout=8):
+def plain_augment(x, mean, std, pad=S9['pad'], cutout=S9['cutout']):
     "Pad with zeros and crop back at a random offset, flip half, fill one `cutout` square with `mean`, normalise"
     b,c,h,w = x.shape
     xp = F.pad(x, (pad,)*4)
@@ -166,7 +168,7 @@ def plain_augment(x, mean, std, pad=4, cutout=8):
     return (torch.where(inside, mean, x)-mean)/std
 
 def plain_train(images, labels, tpos, vpos, arch, width, bs, epochs, lr_max, div, div_final, pct_start, wd, cutout,
-                stats, device, amp=None):
+                stats, device, amp=None, pad=S9['pad']):
     "Train and validate as `train` does, in a plain PyTorch loop; per-epoch times, as `PhaseTimes` gives them"
     model = cifar_model(arch, width).to(device)
     model = model.to(memory_format=torch.channels_last)  # as cifar_learner, on every device
@@ -179,7 +181,7 @@ def plain_train(images, labels, tpos, vpos, arch, width, bs, epochs, lr_max, div
     now = lambda: (sync(device), time.perf_counter(), time.process_time())[1:]
     def inputs(idx, train):
         x = images[idx].float().div_(255)
-        x = plain_augment(x, mean, std, cutout=cutout) if train else (x-mean)/std
+        x = plain_augment(x, mean, std, pad, cutout) if train else (x-mean)/std
         return x.contiguous(memory_format=torch.channels_last)
     times,hist = [],[]
     for epoch in range(epochs):
@@ -221,7 +223,6 @@ def _rest(times, skip):
 def overhead(width=0.0625, bs=64, n_per_class=320, epochs=3, skip=1, reps=5, lr_max=0.05, div=10., device='cpu',
              data=None, say=print, arch='custom'):
     "Per-step time of `train` (session 9) against a plain PyTorch loop doing the same work, alternated `reps` times"
-    from resnet_eva.learner import get_recipe
     import tempfile
     device = torch.device(device)
     cfg = get_recipe('session9', width=width, bs=bs, n_per_class=n_per_class, epochs=epochs, lr_max=lr_max, div=div,
@@ -244,9 +245,9 @@ def overhead(width=0.0625, bs=64, n_per_class=320, epochs=3, skip=1, reps=5, lr_
     def run_plain():
         set_seed(cfg['seed'])
         t = time.perf_counter()
-        times,hist = plain_train(images, labels, tpos, vpos, cfg['arch'], width, bs, epochs, lr_max, div,
-                                 1e5 if cfg['annihilate'] else div, cfg['pct_start'], cfg['wd'], cfg['cutout'],
-                                 cifar_stats, device, amp)
+        times,hist = plain_train(images, labels, tpos, vpos, cfg['arch'], width, bs, epochs, lr_max,
+                                 *cycle_divs(div, cfg['annihilate']), cfg['pct_start'], cfg['wd'], cfg['cutout'],
+                                 cifar_stats, device, amp, cfg['pad'])
         return times, time.perf_counter()-t, hist[-1]['accuracy']
     for i in range(reps):
         for name,f in (('project', run_project), ('plain', run_plain)):
@@ -274,7 +275,7 @@ def overhead(width=0.0625, bs=64, n_per_class=320, epochs=3, skip=1, reps=5, lr_
     return out
 
 REGIMES = [dict(width=0.0625, bs=64, n_per_class=320, reps=5, epochs=3),  # a step short enough for overhead to show
-           dict(width=1, bs=512, n_per_class=103, reps=3, epochs=2)]  # the course's network: 2 steps an epoch
+           dict(width=1, bs=S9['bs'], n_per_class=103, reps=3, epochs=2)]  # the course's network: 2 steps an epoch
 
 def profile_project(width, bs, n_per_class, epochs, lr_max, div, device, data, top=25, arch='custom'):
     "cProfile of one `train` run (as `overhead` runs it); the `top` functions by own time and by cumulative time"
@@ -328,7 +329,7 @@ def main():
     p.add_argument('--profile', action='store_true', help='with --overhead: cProfile one train() run instead')
     p.add_argument('--arch', default='custom'); p.add_argument('--width', type=float, default=None,
                                                                help='default: 0.25; with --overhead, both REGIMES')
-    p.add_argument('--bs', type=int, default=None, help='default: 512')
+    p.add_argument('--bs', type=int, default=None, help=f"default: {S9['bs']}")
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--batches', type=int, default=4, help='distinct in-memory batches the steps cycle over')
     p.add_argument('--reps', type=int, default=None, help='default: 5 (3 at width 1 with --overhead)')
@@ -347,7 +348,7 @@ def main():
     say = lambda s: print(s, flush=True)
     print(header(device), flush=True)
     if not a.overhead:
-        compare(a.arch, ifnone(a.width, 0.25), ifnone(a.bs, 512), a.steps, a.batches, ifnone(a.reps, 5), a.warmup,
+        compare(a.arch, ifnone(a.width, 0.25), ifnone(a.bs, S9['bs']), a.steps, a.batches, ifnone(a.reps, 5), a.warmup,
                 a.lr_max, a.div, device, a.data, say=say)
     else:
         given = dict(width=a.width, bs=a.bs, n_per_class=a.n_per_class, reps=a.reps, epochs=a.epochs)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fastai_vs_torch
 from resnet_eva.learner import settings, get_recipe, RunError
 from resnet_eva.runs import train, read_run, device_name, atomic_write
-from resnet_eva.on_device import count_syncs
+from resnet_eva.diagnostics import count_syncs
 from resnet_eva.interpret import results_table
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,22 +8,54 @@ over seeds). `train` checks that a rule's pair trains well with the course's sch
     python bench/lr_rules.py rules --seeds 0 1 2 3 4      # offline: results/lr_rules/rules.csv and rules.md
     python bench/lr_rules.py plot  --seeds 0 1 2 3 4      # results/lr_rules/curves.png
     python bench/lr_rules.py train --seeds 0 1 --rules floor10 course --epochs 8
+    python bench/lr_rules.py check                        # seconds: `steepest_fall` (the course's LRMIN) on made-up curves
 """
 import argparse, csv, datetime, math, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, torch, torch.nn.functional as F
 import fastai
 from fastai.vision.all import Callback, CancelValidException, set_seed, valley, slide, steep, minimum, tensor
 from resnet_eva.data import cifar_dls
-from resnet_eva.learner import cifar_learner, steepest_fall, unsmooth, centred, near_floor  # the chosen rule
+from resnet_eva.learner import cifar_learner, unsmooth, centred, near_floor  # the chosen rule
+from resnet_eva.recipes import recipes
 
 OUT = Path(__file__).resolve().parent.parent/'results'/'lr_rules'
 DATA = 'CIFAR-10 (JPEG copy, ~/.fastai/data/cifar10), first 1,000 training images per class, all 10,000 test images'
-NET = 'custom ResNet (the course\'s), width 0.25, batch 512, SGD momentum, wd 5e-4, fp32, CPU'
+S9 = recipes['session9']  # the course's batch size, weight decay, schedule and LR-finder iterations
+NET = f"custom ResNet (the course's), width 0.25, batch {S9['bs']}, SGD momentum, wd {S9['wd']:g}, fp32, CPU"
+NUM_IT = S9['lr_find_iters']
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Candidate suggestion functions, (lrs, losses, num_it) -> (lr, (lr, loss)) as fastai's `valley` and `steep`.
 # The chosen rule is `near_floor` (below): LRMIN = near_floor, LRMAX = 10 x near_floor.
+
+def steepest_fall(lrs, # Learning rates tried, increasing
+                  losses, # Smoothed loss at each
+                  num_it:int, # Iterations of the probe: the slope is measured across `num_it//20` points
+                 )->tuple: # (suggested lr, (lr, loss) to mark), as fastai's suggestion functions return
+    "The course's LRMIN: where the loss falls fastest on its way down to its minimum; fastai's `steep`, over a window"
+    i = int(losses.argmin())
+    k = min(max(1, num_it//20), i)
+    if not k: return None, (None, None)
+    l,L = lrs[:i+1], losses[:i+1]
+    j = int(((L[k:]-L[:-k])/(l[k:].log()-l[:-k].log())).argmin()) + k//2  # the middle of the steepest window
+    return l[j].item(), (l[j].item(), L[j].item())
+
+def check():
+    "`steepest_fall` on made-up curves: it skips a dip of noise and a dip past the minimum, where `steep` does not"
+    lrs = torch.logspace(-7, 1, 100)
+    x = lrs.log10()  # falls fastest around 1e-3, lowest around 0.1; a one-point dip at 1e-6 and a sharp one at 3
+    losses = 2.7 - 0.5*torch.sigmoid(4*(x+3)) + 3*F.relu(x+1)**2
+    losses[x.sub(0.5).abs().argmin()] -= 1.
+    losses[x.add(6).abs().argmin()] -= 0.05
+    i = int(losses.argmin())
+    assert 0.08 < lrs[i] < 0.12
+    assert steep(lrs, losses, 100)[0] > 1
+    assert 0.7e-6 < steep(lrs[:i+1], losses[:i+1], 100)[0] < 1.2e-6
+    assert 0.7e-3 < steepest_fall(lrs, losses, 100)[0] < 1.5e-3
+    assert steepest_fall(lrs[:i+1], losses[:i+1], 19) == steep(lrs[:i+1], losses[:i+1], 19)  # a window of 1: `steep`
+    assert steepest_fall(lrs, lrs*0+1, 100)[0] is None  # flat: the minimum is the first point
+    print('steepest_fall: all checks passed')
 
 def fall_frac(lrs, # Learning rates tried, increasing (fastai passes `recorder.lrs[num_it//10:-5]`)
               losses, # Smoothed loss at each
@@ -70,13 +102,13 @@ def env_header():
             f'machine: {platform.machine()} 2-core AMD EPYC (shared with other agents), torch threads {torch.get_num_threads()}',
             f'versions: python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}; commit {commit}',
             f'data: {DATA}', f'network: {NET}',
-            'finder: fastai lr_find(start_lr=1e-7, end_lr=10, num_it=100, stop_div=True), once per seed; '
+            f'finder: fastai lr_find(start_lr=1e-7, end_lr=10, num_it={NUM_IT}, stop_div=True), once per seed; '
             'set_seed(seed, reproducible=True) before building the learner',
             f'command: {" ".join(["python", *sys.argv])}']
 
-def find(seeds, num_it=100):
+def find(seeds, num_it=NUM_IT):
     OUT.mkdir(parents=True, exist_ok=True)
-    dls = cifar_dls(bs=512, n_per_class=1000, num_workers=0, on_device=True, device='cpu')
+    dls = cifar_dls(bs=S9['bs'], n_per_class=1000, num_workers=0, on_device=True, device='cpu')
     for s in seeds:
         set_seed(s, reproducible=True)
         learn = cifar_learner(dls, arch='custom', width=0.25, path=OUT/'tmp')
@@ -108,7 +140,7 @@ def load_curve(s):
 # ---------------------------------------------------------------------------------------------------------------------
 # Rules
 
-def suggest(f, lrs, losses, num_it=100):
+def suggest(f, lrs, losses, num_it=NUM_IT):
     "Apply suggestion function `f` as `lr_find` does: to points `num_it//10` to `-5`, stopping at the first NaN"
     l, L = tensor(lrs[num_it//10:-5]), tensor(losses[num_it//10:-5])
     nan = torch.nonzero(torch.isnan(L.view(-1)))
@@ -135,7 +167,7 @@ PAIRS = dict(course=(('steepest_fall', 1), ('lowest', 1)), steep=(('steep', 1), 
              c_minimum=(('c_minimum', 1), ('lowest', 1)), near_floor=(('near_floor', 1), ('lowest', 1)),
              floor10=(('near_floor', 1), ('near_floor', 10)), fall90_div10=(('fall_90', 1/10), ('fall_90', 1)))
 
-def pair_value(spec, lrs, sm, num_it=100):
+def pair_value(spec, lrs, sm, num_it=NUM_IT):
     f, k = spec
     v = suggest(FUNCS[f], lrs, sm, num_it)
     return None if v is None else v*k
@@ -148,7 +180,7 @@ def load_holdout():
     a = np.loadtxt(HOLDOUT, delimiter=',', skiprows=1)
     return a[:,0], None, a[:,1]
 
-def rules(seeds, num_it=100):
+def rules(seeds, num_it=NUM_IT):
     "Every suggestion function and every rule's (LRMIN, LRMAX) on each seed's curve, and their spreads over the seeds"
     curves = {s: load_curve(s) for s in seeds}
     for s,(lrs,raw,sm) in curves.items():  # check `unsmooth` against the recorded raw losses
@@ -189,7 +221,7 @@ def rules(seeds, num_it=100):
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     print(tab2); print(); print(tab1)
 
-def plot(seeds, num_it=100):
+def plot(seeds, num_it=NUM_IT):
     "Each seed's curve, raw and smoothed both ways, with the chosen rule's LRMIN and LRMAX and the course's LRMIN"
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, len(seeds), figsize=(3.6*len(seeds), 3.4), sharey=True)
@@ -203,7 +235,7 @@ def plot(seeds, num_it=100):
         ax.axvline(old, c='k', ls=':', label=f'course LRMIN {old:.1e}')
         ax.set(xscale='log', ylim=(1.9, 4), title=f'seed {s}', xlabel='learning rate'); ax.legend(fontsize=6)
     axs[0].set_ylabel('training loss')
-    fig.suptitle('LR finder, custom ResNet width 0.25, batch 512, CIFAR-10 1,000 images/class, CPU', fontsize=9)
+    fig.suptitle(f"LR finder, custom ResNet width 0.25, batch {S9['bs']}, CIFAR-10 1,000 images/class, CPU", fontsize=9)
     fig.tight_layout(); fig.savefig(OUT/'curves.png', dpi=80)
 
 class LastValidation(Callback):
@@ -211,11 +243,11 @@ class LastValidation(Callback):
     def before_validate(self):
         if self.epoch < self.n_epoch-1: raise CancelValidException()
 
-def train(seeds, names, epochs, num_it=100):
+def train(seeds, names, epochs, num_it=NUM_IT):
     "Train with each rule's (LRMIN, LRMAX) read off the same seed's curve: the course's schedule, no annihilation"
     fn = OUT/'train.csv'
     rows = list(csv.DictReader(l for l in open(fn) if not l.startswith('#'))) if fn.exists() else []
-    dls = cifar_dls(bs=512, n_per_class=1000, num_workers=0, on_device=True, device='cpu')
+    dls = cifar_dls(bs=S9['bs'], n_per_class=1000, num_workers=0, on_device=True, device='cpu')
     for s in seeds:
         lrs, raw, sm = load_curve(s)
         for nm in names:
@@ -225,8 +257,8 @@ def train(seeds, names, epochs, num_it=100):
             learn = cifar_learner(dls, arch='custom', width=0.25, path=OUT/'tmp')
             t = time.perf_counter()
             with learn.no_bar(), learn.no_logging():
-                learn.fit_one_cycle(epochs, lr_max, div=lr_max/lr_min, div_final=lr_max/lr_min, pct_start=5/24,
-                                    cbs=LastValidation())
+                learn.fit_one_cycle(epochs, lr_max, div=lr_max/lr_min, div_final=lr_max/lr_min,
+                                    pct_start=S9['pct_start'], cbs=LastValidation())
             dt = time.perf_counter()-t
             loss, acc = learn.recorder.values[-1][1:3]
             rows.append(dict(rule=nm, seed=s, epochs=epochs, lr_min=f'{lr_min:.3e}', lr_max=f'{lr_max:.3e}',
@@ -235,14 +267,14 @@ def train(seeds, names, epochs, num_it=100):
             print(rows[-1], flush=True)
             with open(fn.with_suffix('.tmp'), 'w') as f:
                 f.write('\n'.join(f'# {o}' for o in env_header()) + '\n# schedule: fit_one_cycle(epochs, lr_max, '
-                        'div=lr_max/lr_min, div_final=lr_max/lr_min, pct_start=5/24); accuracy on all 10,000 test images '
+                        f"div=lr_max/lr_min, div_final=lr_max/lr_min, pct_start={S9['pct_start']:.4g}); accuracy on all 10,000 test images "
                         'after the last epoch (no validation before it)\n')
                 w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
             fn.with_suffix('.tmp').replace(fn)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('what', choices=['find', 'rules', 'plot', 'train'])
+    p.add_argument('what', choices=['find', 'rules', 'plot', 'train', 'check'])
     p.add_argument('--rules', nargs='+', default=['course'])
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
@@ -251,3 +283,4 @@ if __name__ == '__main__':
     if a.what == 'rules': rules(a.seeds)
     if a.what == 'plot': plot(a.seeds)
     if a.what == 'train': train(a.seeds, a.rules, a.epochs)
+    if a.what == 'check': check()

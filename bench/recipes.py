@@ -1,11 +1,12 @@
 """Which parts of a recipe pay? Ablations through the project, beside a plain PyTorch loop of Page's recipe.
 
-Every variant is a recipe of `resnet_eva.learner.recipes` with some settings changed, trained by `train()` exactly as a
+Every variant is a recipe of `resnet_eva.recipes.recipes` with some settings changed, trained by `train()` exactly as a
 user would (device-resident batches, here on the CPU), then scored by `Learner.evaluate`: plain accuracy, flip TTA,
 and the 1,017 original-pixel test images. The reference is `page_loop`, David Page's recipe written out in plain
-PyTorch on the same network, the same tensors and the same seeds: reflect-pad 4 and crop, flip, one 8x8 cutout inside
-the image, Nesterov SGD (momentum 0.9, weight decay 5e-4 on every weight), mean cross-entropy, lr linear from
-0.016 up to 0.4 at epoch 5 and down to 0 at the last step, batch 512, the last partial batch dropped.
+PyTorch on the same network, the same tensors and the same seeds, every number read from `recipes['page']`:
+reflect-pad and crop, flip, one cutout square inside the image, Nesterov SGD (weight decay on every weight), mean
+cross-entropy, lr linear from LRMAX/div up to LRMAX at `pct_start` and down to 0 at the last step, the last partial
+batch dropped.
 
 Runs go seed by seed (every variant for seed 0, then seed 1, ...), one record line each, so a stopped study keeps
 whole seeds. The size is reduced (default width 0.125, the first 500 images of each class in each split) so a
@@ -20,10 +21,12 @@ import numpy as np, torch, torch.nn.functional as F
 import fastai
 from resnet_eva.data import cifar_source, cifar_tensors, cifar_stats
 from resnet_eva.learner import cifar_model, exact_images
+from resnet_eva.recipes import recipes
 from resnet_eva.runs import train, device_name
 
 OUT = Path(__file__).parent.parent/'results'/'recipes'
 EXACT = Path(__file__).parent.parent.parent/'shared'/'data'/'cifar10-test-exact1017.npz'
+PAGE = recipes['page']
 
 # Each variant: (recipe, settings changed). `page` is Page's recipe through the project; each `page-…` variant puts
 # back one of session 9's choices, to price it; `onecycle` is fastai's one cycle at Page's peak (all four put back).
@@ -33,7 +36,7 @@ VARIANTS = {
     'page-cyclemom': ('page', dict(mom=None)),
     'page-nonest':   ('page', dict(opt='sgd')),
     'page-zeropad':  ('page', dict(pad_mode='zeros')),
-    'onecycle':      ('session9', dict(lr_max=0.4, div=25, annihilate=True)),
+    'onecycle':      ('session9', {k: PAGE[k] for k in ('lr_max', 'div', 'annihilate')}),
     'page+ls':       ('page', dict(label_smoothing=0.2)),
     'session9':      ('session9', {}),
 }
@@ -49,18 +52,19 @@ def commit():
 # ---------------------------------------------------------------------------------------------------------------------
 # The plain loop
 
-def page_augment(x, gen):
-    "Page's augmentations on a uint8 batch: reflect-pad 4 and random crop, flip, one 8x8 cutout inside, normalise"
+def page_augment(x, gen, pad=PAGE['pad'], cutout=PAGE['cutout']):
+    "Page's augmentations on a uint8 batch: reflect-pad and random crop, flip, one cutout square inside, normalise"
+    assert PAGE['pad_mode']=='reflection'
     b = len(x)
     x = x.float()/255
-    xp = F.pad(x, (4,4,4,4), mode='reflect')
-    dy, dx = torch.randint(0, 9, (2, b), generator=gen)
+    xp = F.pad(x, (pad,)*4, mode='reflect')
+    dy, dx = torch.randint(0, 2*pad+1, (2, b), generator=gen)
     x = torch.stack([xp[i, :, dy[i]:dy[i]+32, dx[i]:dx[i]+32] for i in range(b)])
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in cifar_stats)
-    cy, cx = torch.randint(0, 32-8+1, (2, b), generator=gen)
-    for i in range(b): x[i, :, cy[i]:cy[i]+8, cx[i]:cx[i]+8] = mean[0]  # the mean: 0 after normalising
+    cy, cx = torch.randint(0, 32-cutout+1, (2, b), generator=gen)
+    for i in range(b): x[i, :, cy[i]:cy[i]+cutout, cx[i]:cx[i]+cutout] = mean[0]  # the mean: 0 after normalising
     return (x-mean)/std
 
 def normalise(x):
@@ -75,17 +79,18 @@ def accuracies(model, x, y, bs=1024):
     pf = torch.cat([F.softmax(model(normalise(x[i:i+bs]).flip(-1)), 1) for i in range(0, len(x), bs)])
     return (p.argmax(1)==y).float().mean().item(), ((p+pf).argmax(1)==y).float().mean().item()
 
-def page_loop(seed, width, n_per_class, epochs, bs=512, lr_max=0.4, data=None, exact=None):
+def page_loop(seed, width, n_per_class, epochs, bs=PAGE['bs'], lr_max=PAGE['lr_max'], data=None, exact=None):
     "Page's recipe in plain PyTorch; the same data tensors and network as the project's runs"
     torch.manual_seed(seed); np.random.seed(seed)
     t = cifar_tensors(*cifar_source(data), n_per_class)
     tr, va = ~t['is_valid'], t['is_valid']
     xt, yt, xv, yv = t['images'][tr], t['labels'][tr], t['images'][va], t['labels'][va]
     model = cifar_model('custom', width, len(t['vocab'])).to(memory_format=torch.channels_last)  # as `cifar_learner`
-    opt = torch.optim.SGD(model.parameters(), lr=0., momentum=0.9, nesterov=True, weight_decay=5e-4)
+    opt = torch.optim.SGD(model.parameters(), lr=0., momentum=PAGE['mom'], nesterov=PAGE['opt']=='nesterov',
+                          weight_decay=PAGE['wd'])
     steps_per_epoch = len(xt)//bs
-    total, up = epochs*steps_per_epoch, 5/24*epochs*steps_per_epoch
-    lr_at = lambda s: np.interp(s, [0, up, total], [lr_max/25, lr_max, 0.])
+    total, up = epochs*steps_per_epoch, PAGE['pct_start']*epochs*steps_per_epoch
+    lr_at = lambda s: np.interp(s, [0, up, total], [lr_max/PAGE['div'], lr_max, 0.])  # Page's: down to 0
     gen = torch.Generator().manual_seed(seed)
     t0, step = time.perf_counter(), 0
     for ep in range(epochs):
@@ -101,7 +106,7 @@ def page_loop(seed, width, n_per_class, epochs, bs=512, lr_max=0.4, data=None, e
         train_loss = torch.stack(losses).mean().item()
     secs = time.perf_counter()-t0
     acc, tta = accuracies(model, xv, yv)
-    r = dict(accuracy=acc, tta_accuracy=tta, train_loss=train_loss, seconds=secs, lr_min=lr_max/25, lr_max=lr_max)
+    r = dict(accuracy=acc, tta_accuracy=tta, train_loss=train_loss, seconds=secs, lr_min=lr_max/PAGE['div'], lr_max=lr_max)
     if exact:
         xe, ye = exact_images(exact, t['vocab'])
         r['exact_accuracy'], r['exact_tta_accuracy'] = accuracies(model, torch.tensor(np.stack(xe)).permute(0,3,1,2),
@@ -141,7 +146,7 @@ def run(a):
                 recipe, changes = VARIANTS[v]
                 r = project_run(recipe, changes, seed, a.width, a.n_per_class, a.epochs, a.data, a.exact)
             row = dict(variant=v, recipe=recipe, changes=' '.join(f'{k}={x}' for k,x in changes.items()) or '-',
-                       seed=seed, width=a.width, n_per_class=a.n_per_class, epochs=a.epochs, bs=512,
+                       seed=seed, width=a.width, n_per_class=a.n_per_class, epochs=a.epochs, bs=recipes.get(recipe, PAGE)['bs'],
                        device=device_name(torch.device('cpu')), torch=torch.__version__, fastai=fastai.__version__,
                        commit=commit(), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())) | r
             new = not fn.exists()

@@ -9,11 +9,13 @@ __all__ = []
 
 # %% ../nbs/04a_all.ipynb #d6e02594
 from fastai.vision.all import *
+from .recipes import *
 from .data import *
 from .models import *
 from .on_device import *
 from .learner import *
 from .distrib import *
+from .records import *
 from .runs import *
 from .gradcam import *
 from .interpret import *

@@ -11,7 +11,8 @@ __all__ = ['cam_overlay', 'RunDemo', 'make_app', 'launch_app', 'export_space']
 from fastai.vision.all import *
 from .data import *
 from .learner import *
-from .runs import *
+from .recipes import *
+from .records import *
 from .gradcam import *
 from .interpret import *
 from .interpret import _report_learner, _run_row
@@ -273,10 +274,10 @@ one test image per class (`examples/`) and the copy of resnet_eva that saved the
 # %% ../nbs/07_app.ipynb #29635f40
 def _write_space(d, demo):
     "The files of the Space of `demo`'s run, written into the folder `d`"
-    for f in ('learner.pkl', 'config.json', 'history.csv'):
-        if (demo.dir/f).exists(): shutil.copy2(demo.dir/f, d/f)
-    m = {k: v for k,v in demo.run['metrics'].items() if k not in ('host', 'pid')}  # nothing about this machine
-    (d/'metrics.json').write_text(json.dumps(m, indent=2)+'\n')
+    space,run = RunDir(d),demo.dir
+    for f in (run.learner, run.config, run.history):
+        if f.exists(): shutil.copy2(f, d/f.name)
+    space.write_json(space.metrics, {k: v for k,v in demo.run['metrics'].items() if k not in ('host', 'pid')})
     (d/'examples').mkdir()
     for i,(o,c) in enumerate(zip(demo.examples(), demo.vocab)):
         load_cifar_image(o).save(d/'examples'/f'{i:02d}-{c}.png')

@@ -13,9 +13,11 @@ import warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from fastcore.script import *
 from fastai.vision.all import *
+from .recipes import *
 from .data import *
 from .learner import *
 from .runs import *
+from .records import *
 from .interpret import *
 from .app import launch_app, export_space
 import argparse, contextlib, json, math, re, shutil, signal, sys, tempfile, textwrap
@@ -79,7 +81,7 @@ def _recipes_help():
 def _repeat(config:Path|str, # A run's config.json, or its run folder
            )->tuple: # The recipe's name, and the settings that repeat the run
     "The recipe and settings of a run's config.json, with lr_max and div None where its LR finder chose them"
-    fn = Path(config)/'config.json' if Path(config).is_dir() else Path(config)
+    fn = RunDir(config).config if Path(config).is_dir() else Path(config)
     try: cfg = json.loads(fn.read_text())
     except OSError as e:
         raise CliError(f"--config {fn} cannot be read ({e.strerror}): pass a run's config.json.") from None

@@ -12,6 +12,7 @@ __all__ = ['cifar10_classes', 'CifarDataError', 'extract_archive', 'cifar_source
 
 # %% ../nbs/00_data.ipynb #a51d8365
 from fastai.vision.all import *
+from .recipes import *
 import errno, hashlib, json, math, os, pickle, re, shutil, tarfile, tempfile, warnings, zlib
 from PIL import ExifTags, ImageOps
 
@@ -276,8 +277,8 @@ class PadCrop(RandTransform):
     "Pad each image by `pad` pixels, then crop it back to its size at a random offset of its own"
     order,split_idx = 20,0
     def __init__(self,
-                 pad:int=4, # Pixels of padding on each side
-                 pad_mode:str='zeros', # 'zeros' (black, as in the course) or 'reflection' (as in Page's recipe)
+                 pad:int=settings['pad'].value, # Pixels of padding on each side
+                 pad_mode:str=settings['pad_mode'].value, # 'zeros' (black, as in the course) or 'reflection' (as in Page's recipe)
                 ):
         if pad_mode not in ('zeros','reflection'):
             raise ValueError(f"PadCrop pad_mode must be 'zeros' or 'reflection', not {pad_mode!r}.")
@@ -317,7 +318,7 @@ class Cutout(RandTransform):
     "Fill one `size`×`size` square per image, at a random place inside the image, with `fill`"
     order,split_idx = 40,0
     def __init__(self,
-                 size:int=8, # Side of the square in pixels (the ResNet18 session used 16)
+                 size:int=settings['cutout'].value, # Side of the square in pixels (the ResNet18 session used 16)
                  fill:list=cifar_stats[0], # Per-channel fill value: the dataset mean, which is 0 after `Normalize`
                 ):
         super().__init__(); store_attr(); self._fills = {}
@@ -340,10 +341,10 @@ class Cutout(RandTransform):
         return torch.where(inside, self._fill_like(x), x)
 
 # %% ../nbs/00_data.ipynb #b0297b6a
-def cifar_tfms(pad:int=4, # `PadCrop` padding; 0 to skip
-               pad_mode:str='zeros', # `PadCrop` mode: 'zeros' or 'reflection'
+def cifar_tfms(pad:int=settings['pad'].value, # `PadCrop` padding; 0 to skip
+               pad_mode:str=settings['pad_mode'].value, # `PadCrop` mode: 'zeros' or 'reflection'
                flip:bool=True, # Random horizontal flip
-               cutout:int=8, # `Cutout` square side; 0 to skip
+               cutout:int=settings['cutout'].value, # `Cutout` square side; 0 to skip
                stats:tuple=cifar_stats, # (mean, std) for `Normalize`
               )->list: # Batch transforms for a `DataBlock`
     "The course's batch augmentations: pad-crop, flip, cutout, then normalise"
@@ -546,15 +547,15 @@ def data_error(e:BaseException, # An exception raised while training or predicti
 # %% ../nbs/00_data.ipynb #f24dd337
 @delegates(DataLoaders.from_dblock, keep=True)
 def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`: `untar_data(URLs.CIFAR)`
-              bs:int=512, # Batch size (the assignment's 512)
-              n_per_class:int|None=None, # The first `n_per_class` images of each class, for quick runs; `None`: all
+              bs:int=settings['bs'].value, # Batch size
+              n_per_class:int|None=settings['n_per_class'].value, # The first `n_per_class` images of each class, for quick runs; `None`: all
               num_workers:int|None=None, # Decoding processes of the `DataBlock` path and its check; `None`: one per CPU
               device=None, # Where batches (and so the augmentations) go; `None`: the GPU if there is one
-              on_device:bool|None=None, # Batches from tensors kept on `device`; `None`: on a GPU, unless `item_tfms`
-              pad:int=4, # `PadCrop` padding; 0 to skip
-              pad_mode:str='zeros', # `PadCrop` mode: 'zeros' or 'reflection'
+              on_device:bool|None=settings['on_device'].value, # Batches from tensors kept on `device`; `None`: on a GPU, unless `item_tfms`
+              pad:int=settings['pad'].value, # `PadCrop` padding; 0 to skip
+              pad_mode:str=settings['pad_mode'].value, # `PadCrop` mode: 'zeros' or 'reflection'
               flip:bool=True, # Random horizontal flip
-              cutout:int=8, # `Cutout` square side; 0 to skip
+              cutout:int=settings['cutout'].value, # `Cutout` square side; 0 to skip
               stats:tuple=cifar_stats, # (mean, std) for `Normalize`
               item_tfms:list|None=None, # Transforms of each image once read (the `DataBlock` path only)
               batch_tfms:list|None=None, # Batch transforms after `IntToFloatTensor`; `None`: `cifar_tfms` of the above

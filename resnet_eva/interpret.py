@@ -11,7 +11,9 @@ __all__ = ['report_files', 'CifarInterpretation', 'results_table', 'report', 'sh
 from fastai.vision.all import *
 from .data import *
 from .learner import *
-from .runs import *
+from .recipes import *
+from .records import *
+from .records import _run_data
 from .gradcam import *
 import contextlib, json
 
@@ -158,8 +160,8 @@ def _mean_std(v:pd.Series)->str:
 def results_table(folder:Path|str, # A folder of run folders (e.g. the repo's `results/`)
                  )->pd.DataFrame: # One row per recipe: recipe, network, data, device, seeds, accuracy, time per run
     "Accuracy (mean ± std over seeds: plain / flip TTA / original pixels) and time of the complete runs under `folder`"
-    runs = [read_run(d) for d in sorted(Path(folder).iterdir()) if (d/'config.json').exists()]
-    rows = pd.DataFrame([_run_row(r) for r in runs if r['metrics'].get('status')=='complete'])
+    runs = [read_run(d) for d in sorted(Path(folder).iterdir()) if RunDir(d).config.exists()]
+    rows = pd.DataFrame([_run_row(r) for r in runs if r['metrics'].get('status')==RunStatus.complete])
     if rows.empty: return rows
     g = rows.groupby(['recipe','network','data','device'], sort=False)
     res = g.agg(seeds=('seed', lambda s: ' '.join(map(str, sorted(s)))), wall_s=('wall_s','mean')).reset_index()
@@ -175,14 +177,11 @@ def _report_learner(run_dir, data, num_workers):
     "The run's final network, with its validation data read from `data` or from where the run found it"
     run = read_run(run_dir)
     d,cfg,m = run['dir'], run['config'], run['metrics']
-    if not (d/'learner.pkl').exists():
+    if not d.learner.exists():
         raise RunError(f"{d} has no final network (learner.pkl) to report on: its run is {m['status']}"
-                       + (f" ({m['error']})" if m['status']=='stale' else '') +
+                       + (f" ({m['error']})" if m['status']==RunStatus.stale else '') +
                        f". Report once it is complete; `resnet-eva train --resume {d}` finishes a stopped run.")
-    path = ifnone(data, cfg['data']['path'])
-    if data is None and not Path(path).exists():
-        raise RunError(f"{d} was trained on the data at {path}, which is not on this machine: "
-                       "pass this machine's CIFAR-10 copy with --data PATH.")
+    path = _run_data(d, cfg, data)
     learn,run = load_run(d)
     learn.dls = cifar_dls(path, bs=cfg['bs'], n_per_class=cfg['n_per_class'], num_workers=num_workers)
     return learn, run

@@ -1,7 +1,11 @@
 """`resnet-eva train` on two CPU processes (torchrun, gloo), and the run folder it leaves: written once, by rank 0, and
-complete, with the accuracy of the whole validation set and the weights that both processes ended with.
+complete, with the accuracy of the whole validation set and the weights that both processes ended with. First, the rank
+helpers of `resnet_eva.distrib` in two processes: `on_rank0` runs its function once and every rank gets rank 0's result
+or error; `main_process_first` lets rank 0 leave its block before rank 1 enters; `CPUDistributedDL` deals the ranks
+disjoint shares of rank 0's order, where fastai's `DistributedDL` fails on a machine without a GPU.
 
-    python tools/distributed_check.py     # under a minute on two cores
+    python tools/distributed_check.py           # about a minute on two cores
+    python tools/distributed_check.py --ranks   # the rank helpers only
 
 The console command is launched as the docs say, `torchrun --nproc_per_node=N $(which resnet-eva) train ...`. To see the
 weights of rank 1, which writes nothing, the same command runs a second time through `resnet_eva.cli.main` in this script,
@@ -17,7 +21,7 @@ FILES = ['config.json', 'history.csv', 'learner.pkl', 'loss_accuracy.png', 'lr_f
 def launch(prog, args, cwd):
     "Run `prog args` on `N` processes with torchrun, in `cwd`; its exit status and output"
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={N}', str(prog), *map(str, args)]
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='')  # CPU, gloo
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     out = p.stdout + p.stderr
@@ -37,13 +41,64 @@ def worker(dump, argv):
     cli.train = keep
     sys.exit(cli.main(argv))
 
+def ranks_worker(out):
+    "One process of the rank helpers' launch: what each helper gave this rank, into `out/rank{i}.json`"
+    import json, random, time
+    from fastai.data.load import DataLoader
+    from fastai.distributed import DistributedDL
+    from fastai.torch_core import rank_distrib
+    from resnet_eva.distrib import join_distrib, on_rank0, main_process_first, CPUDistributedDL
+    join_distrib()
+    out,r,calls = Path(out),rank_distrib(),[]
+    @on_rank0
+    def pid(): calls.append(r); return os.getpid()
+    @on_rank0
+    def fails(): raise ValueError(f'raised on rank {r}')
+    res = dict(pid=os.getpid(), got=pid(), calls=len(calls))
+    try: fails()
+    except ValueError as e: res['error'] = str(e)
+    with main_process_first():
+        res['entered'],res['seen'] = time.time(),(out/'first.flag').exists()
+        if r == 0: time.sleep(1); (out/'first.flag').touch()
+        res['left'] = time.time()
+    random.seed(r)  # each rank shuffles its own way: only rank 0's order, sent to the others, deals disjoint shares
+    dl = DataLoader(list(range(40)), bs=4, shuffle=True)
+    res['share'] = [int(x) for b in CPUDistributedDL(dl) for x in b]
+    try: list(DistributedDL(dl)); res['fastai'] = None
+    except Exception as e: res['fastai'] = f'{type(e).__name__}: {e}'
+    (out/f'rank{r}.json').write_text(json.dumps(res))
+
+def check_ranks(d):
+    "Launch `ranks_worker` on `N` processes in folder `d` and check what each rank got"
+    import json, torch
+    launch(Path(__file__).absolute(), ['--ranks-worker', d], cwd=d)
+    r0,r1 = (json.loads((d/f'rank{i}.json').read_text()) for i in range(N))
+    assert (r0['calls'], r1['calls']) == (1, 0), \
+        f"on_rank0 ran its function {r0['calls']} times on rank 0 and {r1['calls']} on rank 1, not once on rank 0"
+    assert r0['got'] == r1['got'] == r0['pid'] != r1['pid'], \
+        f"on_rank0 gave {r0['got']} and {r1['got']}, not rank 0's {r0['pid']}"
+    assert r0.get('error') == r1.get('error') == 'raised on rank 0', \
+        f"on_rank0's error: {r0.get('error')!r} and {r1.get('error')!r}, not rank 0's on both"
+    assert (r0['seen'], r1['seen']) == (False, True) and r1['entered'] >= r0['left'], \
+        f"main_process_first: rank 1 entered at {r1['entered']:.2f}, before rank 0 left at {r0['left']:.2f}"
+    s0,s1 = r0['share'],r1['share']
+    assert len(s0) == len(s1) == 20 and sorted(s0+s1) == list(range(40)), \
+        f"CPUDistributedDL's shares are not disjoint halves of rank 0's order: {s0} {s1}"
+    if not torch.cuda.is_available(): assert r0['fastai'] and r1['fastai'], "fastai's DistributedDL ran without a GPU"
+    print(f"on_rank0: one call, rank 0's result and error on both ranks; main_process_first: rank 1 entered "
+          f"{r1['entered']-r0['left']:.2f} s after rank 0 left; CPUDistributedDL: disjoint shares of 20 of 40 items; "
+          f"fastai's DistributedDL: {r0['fastai'] and r0['fastai'][:60]}")
+
 def same(a, b): return a.keys()==b.keys() and all(a[k].equal(b[k]) for k in a)
 
-def check():
+def check(ranks_only=False):
     import json, warnings, torch, pandas as pd
     from resnet_eva.runs import load_run
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
+        (d/'helpers').mkdir()
+        check_ranks(d/'helpers')
+        if ranks_only: return print("rank helpers' check passed")
         (d/'cli').mkdir()
         out = launch(Path(sys.executable).parent/'resnet-eva', ARGS, cwd=d/'cli')  # into runs/<date-time>-session9
         found = sorted(str(o.relative_to(d/'cli')) for o in (d/'cli').rglob('*') if o.is_dir())
@@ -79,4 +134,5 @@ def check():
 
 if __name__ == '__main__':
     if sys.argv[1:2] == ['--worker']: worker(sys.argv[2], sys.argv[3:])
-    else: check()
+    elif sys.argv[1:2] == ['--ranks-worker']: ranks_worker(sys.argv[2])
+    else: check(ranks_only=sys.argv[1:2] == ['--ranks'])
