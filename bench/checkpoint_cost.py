@@ -9,14 +9,15 @@ and the H200's (about 0.6 s an epoch: 97 steps of ~6 ms, an estimate until the d
 
     OMP_NUM_THREADS=1 python bench/checkpoint_cost.py
 """
-import argparse, os, statistics, tempfile, time
+import argparse, math, os, statistics, tempfile, time
 from functools import partial
 from pathlib import Path
 import torch
 from resnet_eva.data import cifar_dls, atomic_write
 from resnet_eva.learner import cifar_learner
 from resnet_eva.recipes import settings
-from resnet_eva.runs import Checkpoint, estimate_run_s
+from resnet_eva.records import Checkpoint, RunDir
+from resnet_eva.runs import estimate_run_s
 from fastai_vs_torch import header
 
 H200_EPOCH_S = 0.6  # an estimate: ~6 ms a step of session 9's batch at full width (issue 17), 97 steps
@@ -29,8 +30,9 @@ def main():
     dls = cifar_dls(bs=16, n_per_class=2, num_workers=0, on_device=True)
     learn = cifar_learner(dls, width=a.width)
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)  # optimizer state and records, as after an epoch
-    d = Path(tempfile.mkdtemp()); fn = d/'checkpoint.pth'
-    cb = Checkpoint(fn); cb.learn = learn
+    d = RunDir(tempfile.mkdtemp()); fn = d.checkpoint
+    cb = Checkpoint(d); cb.learn,cb.share = learn,math.inf  # a save after every call
+    cb.before_fit()
     times = dict(whole=[], state=[], save=[], fsync_rename=[])
     for _ in range(a.reps):
         t = time.perf_counter(); cb.after_epoch(); times['whole'].append(time.perf_counter()-t)

@@ -26,8 +26,10 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import default_device
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fastai_vs_torch
-from resnet_eva.learner import settings, get_recipe, RunError
-from resnet_eva.runs import train, read_run, device_name, atomic_write
+from resnet_eva.recipes import settings, get_recipe, RunError
+from resnet_eva.data import atomic_write
+from resnet_eva.records import read_run
+from resnet_eva.runs import train, device_name
 from resnet_eva.diagnostics import count_syncs
 from resnet_eva.interpret import results_table
 

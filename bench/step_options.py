@@ -2,8 +2,8 @@
 
 One training step of the custom ResNet (`cifar_model('custom', width)`) on real CIFAR-10 batches (`load_batches`:
 augmented and normalised by the project's pipeline, held in memory), with `torch.optim.SGD` (momentum 0.9, weight
-decay 5e-4), in the precision `cifar_learner` picks (fp32 on the CPU, bf16 autocast on a GPU). Each option is one
-change against the plain default, on its own copy of the same initial weights:
+decay of session 9), in the precision `cifar_learner` picks (fp32 on the CPU, bf16 autocast on a GPU). Each option is
+one change against the plain default, on its own copy of the same initial weights:
 
 - `channels_last`: the model and every input batch in channels-last memory format;
 - `SGD foreach=True` and `SGD fused=True`: the optimizer's multi-tensor and fused implementations (the default,
@@ -15,7 +15,7 @@ All options are built and warmed up first; then they take turns, `--reps` times,
 gives images/s (median and best of the reps, wall clock, and per CPU-second of this process) and the ratio of the
 medians to the default's.
 
-    python bench/step_options.py                          # widths 0.25 and 1, batch 512, on the CPU
+    python bench/step_options.py                          # widths 0.25 and 1, session 9's batch, on the CPU
     python bench/step_options.py --device cuda --steps 50 # on a GPU
 """
 import argparse, os, statistics, time
@@ -23,6 +23,7 @@ import torch, torch.nn.functional as F
 from fastai.vision.all import set_seed
 from fastai_vs_torch import header, load_batches, sync
 from resnet_eva.learner import cifar_model, _precision
+from resnet_eva.recipes import settings
 from resnet_eva.runs import device_name
 
 def _why(e): return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
@@ -43,7 +44,7 @@ class Step:
         self.cl,sgd,self.benchmark,comp = opt
         m = cifar_model(arch, width).to(device); m.load_state_dict(init)
         if self.cl: m = m.to(memory_format=torch.channels_last)
-        self.opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, **sgd)
+        self.opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=settings['wd'].value, **sgd)
         self.model = torch.compile(m) if comp else m
         self.model.train(); self.device,self.amp = device,amp
 
@@ -60,7 +61,7 @@ class Step:
         sync(self.device)
         return time.perf_counter()-w, time.process_time()-c
 
-def measure(arch='custom', width=0.25, bs=512, steps=5, batches=4, reps=5, warmup=2, device='cpu', data=None,
+def measure(arch='custom', width=0.25, bs=settings['bs'].value, steps=5, batches=4, reps=5, warmup=2, device='cpu', data=None,
             only=None, say=print):
     "Images/s of a training step under each of `options` (or those named in `only`), alternated `reps` times"
     device = torch.device(device)
@@ -106,7 +107,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--arch', default='custom')
     p.add_argument('--widths', type=float, nargs='+', default=[0.25, 1])
-    p.add_argument('--bs', type=int, default=512)
+    p.add_argument('--bs', type=int, default=settings['bs'].value)
     p.add_argument('--steps', type=int, nargs='+', default=[3, 1], help='steps a rep, for each width')
     p.add_argument('--reps', type=int, nargs='+', default=[5, 3], help='reps, for each width')
     p.add_argument('--batches', type=int, default=4, help='distinct in-memory batches the steps cycle over')

@@ -18,6 +18,7 @@ from .data import *
 from .learner import *
 from .runs import *
 from .records import *
+from .distrib import rank0_only
 from .interpret import *
 from .app import launch_app, export_space
 import argparse, contextlib, json, math, re, shutil, signal, sys, tempfile, textwrap
@@ -26,10 +27,10 @@ from .runs import _signals_interrupt
 from typing import Annotated
 
 # %% ../nbs/05_cli.ipynb #2c05fe82
-def _fail(msg):
-    # under torchrun every process fails alike: say it once
-    if not rank_distrib(): print(f"resnet-eva {msg}", file=sys.stderr)
-    return 1
+@rank0_only  # under torchrun every process fails alike: said once
+def _tell(msg): print(f"resnet-eva {msg}", file=sys.stderr)
+
+def _fail(msg): _tell(msg); return 1
 
 # %% ../nbs/05_cli.ipynb #d79143cc
 def _check_workers(n:int|None): # --num-workers, where the command has it

@@ -278,7 +278,7 @@ class PadCrop(RandTransform):
     order,split_idx = 20,0
     def __init__(self,
                  pad:int=settings['pad'].value, # Pixels of padding on each side
-                 pad_mode:str=settings['pad_mode'].value, # 'zeros' (black, as in the course) or 'reflection' (as in Page's recipe)
+                 pad_mode:str=settings['pad_mode'].value, # 'zeros' (black, the course's) or 'reflection' (Page's)
                 ):
         if pad_mode not in ('zeros','reflection'):
             raise ValueError(f"PadCrop pad_mode must be 'zeros' or 'reflection', not {pad_mode!r}.")
@@ -377,8 +377,7 @@ def _write_error(e:Exception, fn:Path)->WriteError|None:
 def atomic_write(fn:Path|str, # The file to (re)write
                  write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
                 ):
-    "Write `fn` through a temporary file and an atomic rename, so readers see the old file or the new one; rank 0 only"
-    if rank_distrib(): return  # the other processes of a distributed run write nothing
+    "Write `fn` through a temporary file and an atomic rename, so readers see the old file or the new one"
     fn = Path(fn)
     tmp = fn.with_name(f'.{fn.name}.{os.getpid()}.tmp')
     try:
@@ -548,10 +547,10 @@ def data_error(e:BaseException, # An exception raised while training or predicti
 @delegates(DataLoaders.from_dblock, keep=True)
 def cifar_dls(path:Path|str|None=None, # Folder, `.tgz` or pickle folder; `None`: `untar_data(URLs.CIFAR)`
               bs:int=settings['bs'].value, # Batch size
-              n_per_class:int|None=settings['n_per_class'].value, # The first `n_per_class` images of each class, for quick runs; `None`: all
+              n_per_class:int|None=settings['n_per_class'].value, # Images of each class, for quick runs; `None`: all
               num_workers:int|None=None, # Decoding processes of the `DataBlock` path and its check; `None`: one per CPU
               device=None, # Where batches (and so the augmentations) go; `None`: the GPU if there is one
-              on_device:bool|None=settings['on_device'].value, # Batches from tensors kept on `device`; `None`: on a GPU, unless `item_tfms`
+              on_device:bool|None=settings['on_device'].value, # Batches made on `device`; `None`: a GPU, no `item_tfms`
               pad:int=settings['pad'].value, # `PadCrop` padding; 0 to skip
               pad_mode:str=settings['pad_mode'].value, # `PadCrop` mode: 'zeros' or 'reflection'
               flip:bool=True, # Random horizontal flip

@@ -22,8 +22,8 @@ from typing import Hashable, NamedTuple
 arches = dict(custom=CustomResNet, resnet18=ResNet18)
 
 # %% ../nbs/02_learner.ipynb #bb95dab8
-def cifar_model(arch:str|Callable=settings['arch'].value, # 'custom' (the course's ResNet), 'resnet18', or a function of `n_out`
-                width:float=settings['width'].value, # Channel multiplier of the custom ResNet; 0.25 for quick CPU runs
+def cifar_model(arch:str|Callable=settings['arch'].value, # 'custom', 'resnet18', or a function of `n_out`
+                width:float=settings['width'].value, # Channel multiplier of the custom ResNet
                 n_out:int=10, # Number of classes
                )->nn.Module:
     "The network called `arch`"
@@ -60,10 +60,10 @@ def _precision(precision, device):
 # %% ../nbs/02_learner.ipynb #fb61a2c6
 @delegates(Learner.__init__)
 def cifar_learner(dls:DataLoaders, # CIFAR-10 batches: `cifar_dls` or any other `DataLoaders`
-                  arch:str|Callable=settings['arch'].value, # 'custom', 'resnet18', or a function of the number of classes
+                  arch:str|Callable=settings['arch'].value, # 'custom', 'resnet18', or a function of `n_out`
                   width:float=settings['width'].value, # Channel multiplier of the custom ResNet
-                  label_smoothing:float=settings['label_smoothing'].value, # Label smoothing of the default loss; 0: none, as in the course
-                  precision:str=settings['precision'].value, # 'auto' (fp32 on a CPU, mixed bf16 or fp16 on a GPU), 'fp32', 'bf16' or 'fp16'
+                  label_smoothing:float=settings['label_smoothing'].value, # Of the default loss; 0: none
+                  precision:str=settings['precision'].value, # 'auto', 'fp32', 'bf16' or 'fp16' (see below)
                   loss_func=None, # `None`: `CrossEntropyLossFlat(label_smoothing=label_smoothing)`
                   opt_func=opt_funcs[settings['opt'].value], # The course's SGD with momentum
                   metrics=accuracy, # As in `Learner`
@@ -172,9 +172,9 @@ def fit_course(self:Learner,
                lr_max:float|None=settings['lr_max'].value, # LRMAX, the peak learning rate; `None`: from `lr_range`
                div:float|None=settings['div'].value, # LRMAX/LRMIN; `None`: `lr_range`'s, or 25 with a given `lr_max`
                pct_start:float=settings['pct_start'].value, # Fraction of the steps spent rising: epoch 5 of 24
-               annihilate:bool=settings['annihilate'].value, # End near zero, not at LRMIN (the course's "no annihilation")
+               annihilate:bool=settings['annihilate'].value, # End near zero, not at LRMIN (as the course does)
                shape:str=settings['shape'].value, # 'cos' (fastai's one cycle, the course's) or 'linear' (Page's)
-               mom:float|None=settings['mom'].value, # A fixed momentum (Page's 0.9); `None`: cycle it 0.95 -> 0.85 -> 0.95
+               mom:float|None=settings['mom'].value, # A fixed momentum (Page's 0.9); `None`: 0.95 -> 0.85 -> 0.95
                cbs=None, # Callbacks for this fit
                **kwargs):
     "The course's one cycle: LRMIN up to LRMAX at epoch 5, then back down to LRMIN (or near zero)"

@@ -16,7 +16,7 @@ from .data import *
 from .learner import *
 from .distrib import *
 from .records import *
-from .records import _alive, _epochs, _in_use, _run_data
+from .records import _alive, _epochs, _in_use, _run_data, _run_settings
 from .learner import _device
 from .recipes import _check_choice
 from .data import _why
@@ -183,12 +183,11 @@ def _fit_run(learn, d, cfg, start_epoch=0, state=None, progress=True, cbs=None):
     _say_result(progress, d, cfg)
     return learn
 
-# %% ../nbs/02c_runs.ipynb #0425f174
+# %% ../nbs/02c_runs.ipynb #e870e63e
 @rank0_only
 def _say(progress, *args):
     if progress: print(*args, flush=True)
 
-# %% ../nbs/02c_runs.ipynb #e870e63e
 @rank0_only
 def _say_estimate(learn, epochs, lr_find_iters):
     s = estimate_run_s(learn, epochs, lr_find_iters)
@@ -350,7 +349,7 @@ def resume(run_dir:Path|str, # A run folder whose run did not complete
     with _signals_interrupt():
         d,cfg = _resumable(run_dir)
         try:
-            cfg = {k: s.value for k,s in settings.items()} | cfg  # a run from before a setting existed had its value
+            cfg = _run_settings(cfg)
             try:
                 with main_process_first(): learn = recipe_learner(cfg, _run_data(d, cfg, data), num_workers)
                 state = d.load_checkpoint(learn) if d.checkpoint.exists() else None

@@ -1,8 +1,9 @@
 """`resnet-eva train` on two CPU processes (torchrun, gloo), and the run folder it leaves: written once, by rank 0, and
 complete, with the accuracy of the whole validation set and the weights that both processes ended with. First, the rank
-helpers of `resnet_eva.distrib` in two processes: `on_rank0` runs its function once and every rank gets rank 0's result
-or error; `main_process_first` lets rank 0 leave its block before rank 1 enters; `CPUDistributedDL` deals the ranks
-disjoint shares of rank 0's order, where fastai's `DistributedDL` fails on a machine without a GPU.
+helpers of `resnet_eva.distrib` in two processes: `rank0_only` runs on rank 0 alone; `on_rank0` runs its function
+once and every rank gets rank 0's result or error; `main_process_first` lets rank 0 leave its block before rank 1
+enters; `CPUDistributedDL` deals the ranks disjoint shares of rank 0's order, where fastai's `DistributedDL` fails on
+a machine without a GPU.
 
     python tools/distributed_check.py           # about a minute on two cores
     python tools/distributed_check.py --ranks   # the rank helpers only
@@ -47,14 +48,16 @@ def ranks_worker(out):
     from fastai.data.load import DataLoader
     from fastai.distributed import DistributedDL
     from fastai.torch_core import rank_distrib
-    from resnet_eva.distrib import join_distrib, on_rank0, main_process_first, CPUDistributedDL
+    from resnet_eva.distrib import join_distrib, on_rank0, rank0_only, main_process_first, CPUDistributedDL
     join_distrib()
     out,r,calls = Path(out),rank_distrib(),[]
     @on_rank0
     def pid(): calls.append(r); return os.getpid()
     @on_rank0
     def fails(): raise ValueError(f'raised on rank {r}')
-    res = dict(pid=os.getpid(), got=pid(), calls=len(calls))
+    @rank0_only
+    def note(): return r
+    res = dict(pid=os.getpid(), got=pid(), calls=len(calls), noted=note())
     try: fails()
     except ValueError as e: res['error'] = str(e)
     with main_process_first():
@@ -77,6 +80,7 @@ def check_ranks(d):
         f"on_rank0 ran its function {r0['calls']} times on rank 0 and {r1['calls']} on rank 1, not once on rank 0"
     assert r0['got'] == r1['got'] == r0['pid'] != r1['pid'], \
         f"on_rank0 gave {r0['got']} and {r1['got']}, not rank 0's {r0['pid']}"
+    assert (r0['noted'], r1['noted']) == (0, None), f"rank0_only ran on ranks {r0['noted']}, {r1['noted']}, not 0 alone"
     assert r0.get('error') == r1.get('error') == 'raised on rank 0', \
         f"on_rank0's error: {r0.get('error')!r} and {r1.get('error')!r}, not rank 0's on both"
     assert (r0['seen'], r1['seen']) == (False, True) and r1['entered'] >= r0['left'], \
@@ -93,7 +97,7 @@ def same(a, b): return a.keys()==b.keys() and all(a[k].equal(b[k]) for k in a)
 
 def check(ranks_only=False):
     import json, warnings, torch, pandas as pd
-    from resnet_eva.runs import load_run
+    from resnet_eva.records import load_run
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         (d/'helpers').mkdir()

@@ -1,7 +1,7 @@
 """The library's layout in figures: each module's lines, its imports of the package, exported cells followed by an
 example or test, and lines over 120 characters. Used for the reshape issues' done-when; prints a markdown table.
 
-    python tools/layout_stats.py [--root .]
+    python tools/layout_stats.py [--root .] [--list]
 """
 import argparse, ast, json, re
 from pathlib import Path
@@ -16,7 +16,9 @@ def _exported(nb):
         body = [l for l in ''.join(c['source']).splitlines() if l.strip() and not l.startswith('#')]
         if all(re.match(r'(from \S+ )?import ', l) for l in body): continue  # the imports: nothing to show
         nxt = cells[i+1] if i+1 < len(cells) else None
-        out.append(nxt is not None and not {'export','exports','hide'} & set(flags(nxt)))
+        ok = nxt is not None and not {'export','exports','hide'} & set(flags(nxt))
+        out.append(ok)
+        if not ok and LIST: print(f"  {nb.name}: no example after {c.get('id')}: {body[0][:70]}")
     return out
 
 def _imports(py, pkg):
@@ -25,6 +27,8 @@ def _imports(py, pkg):
     return sorted({n.module.split('.')[-1] for n in ast.walk(t) if isinstance(n, ast.ImportFrom) and n.level==1 and n.module}
                   | {n.module.split('.')[-1] for n in ast.walk(t) if isinstance(n, ast.ImportFrom) and n.module
                      and n.module.startswith(pkg+'.')})
+
+LIST = False
 
 def main(root='.'):
     root = Path(root); pkg = 'resnet_eva'
@@ -46,4 +50,6 @@ def main(root='.'):
 
 if __name__=='__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0]); p.add_argument('--root', default='.')
-    main(p.parse_args().root)
+    p.add_argument('--list', action='store_true', help='name the exported cells with no example after them')
+    a = p.parse_args(); LIST = a.list
+    main(a.root)
