@@ -1,6 +1,6 @@
 """One epoch of CIFAR-10 training batches, without a model: the `DataBlock` path against the device-resident path.
 
-Both give the same augmented, normalised batches (`nbs/00_data.ipynb` tests that); this times how fast each delivers
+Both give the same augmented, normalised batches (`nbs/00a_data.ipynb` tests that); this times how fast each delivers
 them on this machine. The device path's one-off decoding into its cache is timed apart (delete the cache file to
 time it again). A benchmark, not a test.
 

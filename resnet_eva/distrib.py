@@ -72,6 +72,12 @@ def as_one_process(learn:Learner, # The learner of rank 0
 # %% ../nbs/02a_distrib.ipynb #59ff83a2
 class CPUDistributedDL(DistributedDL):
     "fastai's `DistributedDL` for processes on the CPU: rank 0's order of the items is sent as a CPU tensor (gloo)"
+    def __init__(self,
+                 dl:DataLoader, # The loader whose items the processes share
+                 rank:int|None=None, # This process's rank; `None`: the launch's
+                 world_size:int|None=None, # How many processes; `None`: the launch's
+                 device=None, # Where its batches go; `None`: `dl`'s device
+                ): super().__init__(dl, rank, world_size, device)
     def _broadcast(self, t, rank):
         t = LongTensor(t)
         torch.distributed.broadcast(t, rank)

@@ -1,4 +1,4 @@
-"""The course's network as a fastai `Learner`, the LR-finder rule, the course's schedule, and the table of recipes
+"""The course's network as a fastai `Learner`, the LR-finder rule, the course's schedule, and a recipe's learner
 
 Docs: https://resnet-eva.github.io/resnet_eva/learner.html.md"""
 

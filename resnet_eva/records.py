@@ -39,14 +39,15 @@ class RunDir:
     __repr__ = basic_repr('path')
 
 # %% ../nbs/02b_records.ipynb #d40d858d
+_rank0_write = rank0_only(atomic_write)  # the one gate of a run's writes
+
 @patch
-@rank0_only
 def write(self:RunDir,
           fn:Path, # One of the run's files, e.g. `self.history`
           write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
          ):
     "Write the run file `fn` through `atomic_write`, on rank 0 alone: the other processes of a distributed run write nothing"
-    atomic_write(fn, write)
+    _rank0_write(fn, write)
 
 @patch
 def write_json(self:RunDir,
@@ -197,10 +198,15 @@ def claim(self:RunDir):
     raise RunError(f"{self.lock} is not a claim that can be read: delete it if no process is using {self}.")
 
 @patch
+def holds(self:RunDir)->bool:
+    "Does this process hold the run folder's claim?"
+    h = _holder(self.lock)
+    return bool(h) and h['pid']==os.getpid() and h['host']==socket.gethostname()
+
+@patch
 def release(self:RunDir):
     "Give up this process's claim on the run folder, if it holds one"
-    h = _holder(self.lock)
-    if h and h['pid']==os.getpid() and h['host']==socket.gethostname(): self.lock.unlink(missing_ok=True)
+    if self.holds(): self.lock.unlink(missing_ok=True)
 
 # %% ../nbs/02b_records.ipynb #bd741c0a
 def _others(d): return any(o.name!=d.lock.name for o in d.path.iterdir())
@@ -221,11 +227,11 @@ def claim_new(self:RunDir)->bool: # Whether the folder was made for the run
     return made
 
 @patch
-@rank0_only
 def unmake(self:RunDir,
            made:bool, # Whether the folder was made for the run: then it goes too
           ):
-    "Take away all that a run which did not start left in its folder (empty when claimed), and release it"
+    "Take away all that a run which did not start left in its folder (empty when claimed), if this process holds it"
+    if not self.holds(): return  # another process's run, or this launch's other ranks: rank 0 holds it
     for o in self.path.iterdir():
         if o.name!=self.lock.name: shutil.rmtree(o, ignore_errors=True) if o.is_dir() else o.unlink(missing_ok=True)
     self.release()

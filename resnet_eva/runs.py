@@ -1,4 +1,4 @@
-"""A training run as a folder: its records, a checkpoint to resume from exactly, and `train`, the main job
+"""`train`, the main job, and `resume`: a recipe fitted into a run folder, and every way a run can end
 
 Docs: https://resnet-eva.github.io/resnet_eva/runs.html.md"""
 

@@ -4,7 +4,7 @@
 `_modidx.py`, regenerate `nbs/sidebar.yml`, then `proc_nbs` into `_proc/`, which adds and executes the `show_doc`
 cells) followed by Quarto. Quarto cannot be installed on our machines, so this runs the first half exactly as
 `nbdev-docs` does and replaces Quarto with nbconvert's HTML exporter: `_proc/_preview/` gets one page per
-notebook, at the path the real site uses (`00_data.ipynb` -> `data.html`), and `_pages.html` links them all.
+notebook, at the path the real site uses (`00a_data.ipynb` -> `data.html`), and `_pages.html` links them all.
 
     python tools/docs_preview.py        # build _proc/_preview/ and print where it is
 
