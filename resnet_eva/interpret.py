@@ -210,7 +210,7 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
     df,idx = interp.class_accuracy(), interp.misclassified(k)
     (xb,),_,targs,decoded,_ = interp[idx]
     acc = df.correct.sum()/df.total.sum()
-    figs = {'loss_accuracy.png': plot_history(run['history'], f'Training history: {what}'),
+    figs = {d.curves.name: plot_history(run['history'], f'Training history: {what}'),
             'misclassified.png': _titled(interp.plot_misclassified(k),
                                          f'The {len(idx)} misclassified validation images with the highest loss'
                                          f'\n{what}'),
@@ -220,8 +220,8 @@ def report(run_dir:Path|str, # A complete run folder, made here or on another ma
             'confusion.png': _confusion(interp, f'Confusion matrix, {df.total.sum()} validation images, '
                                                 f'accuracy {acc:.2%}\n{what}')}
     for fn,fig in figs.items():
-        atomic_write(d/fn, partial(fig.savefig, format='png', dpi=100, bbox_inches='tight')); plt.close(fig)
-    atomic_write(d/'class_accuracy.csv', lambda f: df.to_csv(f, index=False))
+        d.write(d/fn, partial(fig.savefig, format='png', dpi=100, bbox_inches='tight')); plt.close(fig)
+    d.write(d/'class_accuracy.csv', lambda f: df.to_csv(f, index=False))
     return df
 
 # %% ../nbs/04_interpret.ipynb #eaf15a1c

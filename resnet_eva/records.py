@@ -19,7 +19,8 @@ import json, os, random, shutil, socket, time, warnings
 
 # %% ../nbs/02b_records.ipynb #6ac53e4a
 _all_ = ['RunStatus']
-mk_class('RunStatus', **{o: o for o in ('running', 'interrupted', 'failed', 'complete', 'stale')},
+_statuses = ('running', 'interrupted', 'failed', 'complete', 'stale')
+mk_class('RunStatus', **{o: o for o in _statuses},
          doc="The states of a run, as metrics.json and `read_run` give them: `RunStatus.complete` is 'complete'")
 
 def _file(name): return property(lambda self: self.path/name, doc=f"The path of the run's `{name}`")
@@ -122,7 +123,8 @@ def _summary(rows, train_s, n_seen):
 @patch
 def update_metrics(self:RunDir, **kwargs): # What changes; `status` must be one of `RunStatus`
     "Update the run's metrics.json with `kwargs`"
-    if (s := kwargs.get('status', RunStatus.running)) not in vars(RunStatus): raise ValueError(f"no status {s!r}")
+    if (s := kwargs.get('status', RunStatus.running)) not in _statuses:
+        raise ValueError(f"status must be one of {', '.join(_statuses)} (`RunStatus`), got {s!r}")
     m = self.read('metrics') if self.metrics.exists() else {}
     self.write_json(self.metrics, m | kwargs | dict(updated=time.strftime('%Y-%m-%d %H:%M:%S')))
 
