@@ -47,7 +47,7 @@ def write(self:RunDir,
           fn:Path, # One of the run's files, e.g. `self.history`
           write:Callable, # `write(tmp)` writes the whole content to the path `tmp`
          ):
-    "Write the run file `fn` through `atomic_write`, on rank 0 alone: the other processes of a distributed run write nothing"
+    "Write the run file `fn` through `atomic_write`, on rank 0 alone: a distributed run's other processes write nothing"
     _rank0_write(fn, write)
 
 @patch
@@ -400,7 +400,7 @@ def _records(learn):
 
 # %% ../nbs/02b_records.ipynb #f55fdba6
 class Checkpoint(Callback):
-    "After an epoch, save to `fn` what `resume` needs to continue exactly as if never stopped, unless saving is too dear"
+    "After an epoch, save what `resume` needs to continue exactly as if never stopped, unless saving is too dear"
     order = RunHistory.order+1
     share = 0.02  # the most of the training time the checkpoints may take
     def __init__(self,

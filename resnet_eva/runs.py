@@ -130,11 +130,12 @@ _fixes = {errno.ENOSPC: 'make room on its disk', errno.EDQUOT: 'make room within
           errno.EACCES: 'make its folder writable', errno.EROFS: 'make its folder writable'}
 
 def _stopped(run_dir, saved, n, learn, e, done=None):
-    "The `RunError` for an exception `e` that stopped a run (`done` epochs of `n` trained, `saved` kept); `None` if not ours"
+    "The `RunError` for an exception `e` that stopped a run (`done` of `n` epochs trained, `saved` kept), if it is ours"
     if (err := data_error(e)) is not None: fix = ' '
     elif isinstance(e, OSError): err,fix = e,f": {_fixes.get(e.errno, 'fix its disk or folder')}. "
     else: return None
-    where = f"training stopped in epoch {learn.epoch+1}" if ifnone(done, saved) < n else "saving the final network stopped"
+    trained = ifnone(done, saved) >= n
+    where = "saving the final network stopped" if trained else f"training stopped in epoch {learn.epoch+1}"
     return RunError(f"{where}: {err}{fix}{_kept(saved)}; then continue with `resnet-eva train --resume {run_dir}`.")
 
 # %% ../nbs/02c_runs.ipynb #0f2668e3
@@ -168,7 +169,8 @@ def _fit_run(learn, d, cfg, start_epoch=0, state=None, progress=True, cbs=None):
         if nan.reason: raise RunError(f"training stopped: {nan.reason}; {_kept(ck.saved)}. "
                                       f"Train again with a lower lr_max than {cfg['lr_max']:.3g}.")
         if done() < n:
-            d.mark(RunStatus.interrupted, f"the fit was cancelled after {done()} of {_epochs(n)}; resume it to continue")
+            msg = f"the fit was cancelled after {done()} of {_epochs(n)}; resume it to continue"
+            d.mark(RunStatus.interrupted, msg)
             return learn
         _save_final(learn, d, cfg)
     except KeyboardInterrupt as e:
