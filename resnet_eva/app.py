@@ -15,7 +15,6 @@ from .recipes import *
 from .records import *
 from .gradcam import *
 from .interpret import *
-from .interpret import _report_learner, _run_row
 import resnet_eva
 import importlib.metadata, json, os, platform, shutil, tempfile
 
@@ -120,7 +119,7 @@ def misclassified(self:RunDemo,
     if not self.has_data: raise RunError(f"the run's validation images ({self.data}) are not on this machine: pass "
                                          "this machine's CIFAR-10 copy as data (resnet-eva app RUN --data PATH).")
     if self.interp is None:
-        learn,_ = _report_learner(self.dir, self.data, num_workers=0)
+        learn,_ = report_learner(self.dir, self.data, num_workers=0)
         with learn.no_bar(): self.interp = CifarInterpretation.from_learner(learn)
     it = self.interp
     idx = it.misclassified(n)
@@ -133,7 +132,7 @@ def misclassified(self:RunDemo,
 # %% ../nbs/07_app.ipynb #c92da996
 def _about(run):
     "One line on the run: network, recipe, epochs, device, accuracy and data"
-    r,m = _run_row(run),run['metrics']
+    r,m = run_summary(run),run['metrics']
     e = f"{r['epochs']} epoch" + 's'*(r['epochs']!=1)
     return (f"**{r['network']}**, recipe {r['recipe']}, {e} on {r['device']}: accuracy {m['accuracy']:.2%} on the "
             f"{run['config']['data']['n_valid']} validation images of {r['data']}.")
