@@ -16,7 +16,7 @@ from .recipes import *
 from .records import *
 from .records import _run_data
 from .gradcam import *
-import contextlib, json
+import contextlib
 
 # %% ../nbs/04_interpret.ipynb #bfc64c96
 class CifarInterpretation(ClassificationInterpretation):

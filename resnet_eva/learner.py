@@ -16,7 +16,6 @@ from .data import *
 from .models import *
 from .on_device import *
 import tempfile
-from typing import Hashable, NamedTuple
 
 # %% ../nbs/02_learner.ipynb #b89953e4
 arches = dict(custom=CustomResNet, resnet18=ResNet18)

@@ -22,7 +22,7 @@ from .recipes import _check_choice
 from .data import _why
 from .on_device import _watched
 import fastai, fastcore, torchvision, resnet_eva
-import contextlib, errno, os, platform, signal, socket, sys, tempfile, threading, time
+import contextlib, errno, os, platform, signal, socket, tempfile, threading, time
 from copy import deepcopy
 
 # %% ../nbs/02c_runs.ipynb #94899ad3
